@@ -1,0 +1,72 @@
+# integration/kernel/helpers.bash - shared setup for the suite that runs inside the kernel tier's guest.
+# Every test builds its own bundle and runtime --root under $BATS_TEST_TMPDIR and unloads what it loaded.
+
+SBX_ROOT=${SBX_ROOT:-/sbx}
+SBX=$SBX_ROOT/bin/sbx
+SBX_RUNTIME_BIN=$SBX_ROOT/bin/sbx-runtime
+PROBE=$SBX_ROOT/build/sbx-probe
+KVER=$(uname -r)
+MODDIR=/lib/modules/$KVER/kernel
+DUMMY_KO=$MODDIR/drivers/net/dummy.ko
+NFT_KO=$MODDIR/net/netfilter/nf_tables.ko
+
+# The suite needs the guest: module loads and LSM programs are exactly what must never run on the real host.
+require_guest () {
+  [ "${SBX_KERNEL_GUEST:-}" = 1 ] || skip "runs only inside the kernel tier's guest (hack/kernel/run.sh)"
+}
+
+# Outputs of the last failed command land in TAP comments through bats; this makes `run` output visible too.
+show () { printf '%s\n' "$output" | sed 's/^/# /' >&3; }
+
+module_loaded () { grep -q "^$1 " /proc/modules; }
+
+# Remove modules a test may have loaded (the guest is shared by every test in the run).
+unload_modules () {
+  local m
+  for m in "$@"; do
+    module_loaded "$m" && rmmod "$m" 2>/dev/null
+  done
+  return 0
+}
+
+# make_bundle DIR: busybox rootfs with sbx-probe and the test modules, config from `runc spec`.
+make_bundle () {
+  local b=$1 a
+  mkdir -p "$b/rootfs"/{bin,sbin,proc,sys,dev,tmp,mod,etc}
+  cp /usr/bin/busybox "$b/rootfs/bin/busybox"
+  for a in sh insmod rmmod ip cat grep ls sleep unshare; do ln -s busybox "$b/rootfs/bin/$a"; done
+  cp "$PROBE" "$b/rootfs/bin/sbx-probe"
+  cp "$DUMMY_KO" "$NFT_KO" "$b/rootfs/mod/"
+  printf 'root:x:0:0:root:/:/bin/sh\n' >"$b/rootfs/etc/passwd"
+  (cd "$b" && runc spec)
+  jq '.process.terminal = false | .root.readonly = true | .hostname = "ctr"' "$b/config.json" >"$b/c.tmp"
+  mv "$b/c.tmp" "$b/config.json"
+}
+
+# edit_config DIR JQ-FILTER [jq args...]: rewrite the bundle's config.json in place.
+edit_config () {
+  local b=$1 f=$2; shift 2
+  jq "$f" "$@" <"$b/config.json" >"$b/c.tmp" && mv "$b/c.tmp" "$b/config.json"
+}
+
+set_args () {
+  local b=$1; shift
+  edit_config "$b" '.process.args = $ARGS.positional' --args "$@"
+}
+
+# The privileged-like container: every module capability, seccomp off (what --privileged amounts to for modules).
+make_privileged () {
+  edit_config "$1" '.process.capabilities |= with_entries(.value += ["CAP_SYS_MODULE", "CAP_NET_ADMIN"] | .value |= unique)
+                    | del(.linux.seccomp)'
+}
+
+# A network namespace of its own plus CAP_NET_ADMIN in it: enough for `ip link add`, which autoloads rtnl-link-*.
+make_netadmin () {
+  edit_config "$1" '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"] | .value |= unique)'
+}
+
+# run_in RUNTIME BUNDLE ID: run the bundle's process to completion under RUNTIME (a runc-CLI binary).
+run_in () {
+  local rt=$1 b=$2 id=$3
+  run "$rt" --root "$BATS_TEST_TMPDIR/state" run --bundle "$b" "$id"
+}

@@ -15,8 +15,10 @@ require_guest () {
   [ "${SBX_KERNEL_GUEST:-}" = 1 ] || skip "runs only inside the kernel tier's guest (hack/kernel/run.sh)"
 }
 
-# Outputs of the last failed command land in TAP comments through bats; this makes `run` output visible too.
-show () { printf '%s\n' "$output" | sed 's/^/# /' >&3; }
+# Print the last `run` output: bats shows a test's stdout only when the test fails, so diagnostics cost nothing
+# on success. note() prints to the TAP stream unconditionally (for facts worth seeing in every run).
+show () { printf '%s\n' "$output"; }
+note () { printf '# %s\n' "$@" >&3; }
 
 module_loaded () { grep -q "^$1 " /proc/modules; }
 
@@ -69,4 +71,19 @@ make_netadmin () {
 run_in () {
   local rt=$1 b=$2 id=$3
   run "$rt" --root "$BATS_TEST_TMPDIR/state" run --bundle "$b" "$id"
+}
+
+require_sbx_runtime () {
+  [ -x "$SBX_RUNTIME_BIN" ] || skip "bin/sbx-runtime is not built in this tree"
+}
+
+# run_sbx DELEGATE BUNDLE ID: the container through sbx-runtime, which rewrites the spec and execs DELEGATE.
+run_sbx () {
+  local d=$1 b=$2 id=$3
+  run env SBX_RUNTIME="$d" "$SBX_RUNTIME_BIN" --root "$BATS_TEST_TMPDIR/state" run --bundle "$b" "$id"
+}
+
+# A subcommand of bin/sbx exists when its usage lists it (the CLI grows one file per command).
+sbx_has () {
+  [ -x "$SBX" ] && "$SBX" --help 2>/dev/null | grep -qE "^  +$1( |\$)"
 }

@@ -87,3 +87,33 @@ run_sbx () {
 sbx_has () {
   [ -x "$SBX" ] && "$SBX" --help 2>/dev/null | grep -qE "^  +$1( |\$)"
 }
+
+# start_detached RUNTIME-CMD BUNDLE ID: run the bundle in the background (its process must stay up), print its
+# host pid. RUNTIME-CMD is a runc-CLI binary, or "sbx:DELEGATE" for sbx-runtime with that delegate.
+start_detached () {
+  local rt=$1 b=$2 id=$3
+  rt_cmd "$rt" run -d --bundle "$b" "$id" </dev/null >"$BATS_TEST_TMPDIR/$id.out" 2>&1 3>&- ||
+    { cat "$BATS_TEST_TMPDIR/$id.out"; return 1; }
+  rt_cmd "$rt" state "$id" | jq -r .pid
+}
+
+rt_cmd () {
+  local rt=$1; shift
+  case $rt in
+    sbx:*) SBX_RUNTIME=${rt#sbx:} "$SBX_RUNTIME_BIN" --root "$BATS_TEST_TMPDIR/state" "$@" ;;
+    *) "$rt" --root "$BATS_TEST_TMPDIR/state" "$@" ;;
+  esac
+}
+
+# The cgroup v2 directory of a host pid (pure v2 in the guest: one "0::" line).
+cgroup_dir_of () {
+  echo "/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")"
+}
+
+stop_container () {
+  local rt=$1 id=$2
+  rt_cmd "$rt" delete --force "$id" >/dev/null 2>&1 3>&- || true
+}
+
+# has_line ERE: some line of the last `run` output matches ERE exactly (whole line).
+has_line () { printf '%s\n' "$output" | grep -aqxE -- "$1"; }

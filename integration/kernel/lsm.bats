@@ -28,6 +28,7 @@ teardown () {
   # Pinned links keep enforcing after the loader exits: removing the pins detaches them.
   rm -rf "$PIN"
   unload_modules dummy af_alg
+  if [ -n "${UNIFIED_MOUNTED:-}" ]; then umount /sys/fs/cgroup/unified && rmdir /sys/fs/cgroup/unified; fi
 }
 
 # watch_cgroup CGDIR: load the hooks pinned under $PIN with CGDIR registered as slot $SLOT; wait until attached.
@@ -148,4 +149,20 @@ lsm_refuses_autoload () {
   has_line "event kind=lsm_module_request action=denied slot=$SLOT .* module=rtnl-link-dummy"
   # seccomp refused finit_module before the file was read: the LSM never saw it.
   ! has_line "event kind=lsm_read_file .*"
+}
+
+@test "bpf/ unit tests (build/test_bpf TAP) all pass on a kernel whose LSM hooks load" {
+  # test_bpf creates its cgroups under the host's hybrid-mode path; the guest is pure v2, so the same
+  # hierarchy is mounted there too for the length of this test.
+  if ! grep -q " /sys/fs/cgroup/unified " /proc/mounts; then
+    mkdir -p /sys/fs/cgroup/unified
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+    UNIFIED_MOUNTED=1
+  fi
+  run "$TEST_BPF"
+  show
+  note "test_bpf in the guest: $(printf '%s\n' "${lines[@]}" | grep -c '^ok ') ok, $(printf '%s\n' "${lines[@]}" | grep -c '^not ok ') not ok"
+  [ "$status" -eq 0 ]
+  ! has_line "not ok .*"
+  has_line "1\.\.[1-9][0-9]*"
 }

@@ -96,13 +96,14 @@ mkdir -p "$ov/sbx/integration" "$ov/usr/libexec/sbx-kernel"
 install -m 0755 "$here/init" "$ov/init"
 install -m 0755 "$here/guest.sh" "$ov/usr/libexec/sbx-kernel/guest.sh"
 cp -a "$repo/integration/kernel" "$ov/sbx/integration/"
+[ -n "${SBX_KERNEL_HOST_REPORT:-}" ] && cp "$SBX_KERNEL_HOST_REPORT" "$ov/sbx/host-report.txt"
 for d in bin profiles; do
   [ -d "$repo/$d" ] && cp -a "$repo/$d" "$ov/sbx/"
 done
 if [ -d "$repo/build" ]; then
   mkdir -p "$ov/sbx/build"
   # Executables and BPF objects only: object files and caches are of no use in the guest.
-  (cd "$repo/build" && find . -type f \( -perm -u+x -o -name '*.bpf.o' -o -name '*.json' \) ! -name '*.d' -print0 |
+  (cd "$repo/build" && find . -path ./kernel -prune -o -type f \( -perm -u+x -o -name '*.bpf.o' -o -name '*.json' \) ! -name '*.d' -print0 |
      while IFS= read -r -d '' f; do mkdir -p "$ov/sbx/build/$(dirname "$f")"; cp -a "$f" "$ov/sbx/build/$f"; done)
 fi
 # Shared libraries sbx's own binaries need beyond the base (libbpf, yajl, libmount...).

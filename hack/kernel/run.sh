@@ -38,6 +38,23 @@ if [ ! -x "$repo/build/sbx-probe" ] && [ -e "$repo/tests/probe/sbx-probe.c" ]; t
     echo "kernel tier: cannot build build/sbx-probe; its tests will fail" >&2
 fi
 
+# bpf/'s test binary drives the LSM tests in the guest; build it when the tree has bpf/ but not the binary.
+if [ ! -x "$repo/build/test_bpf" ] && [ -e "$repo/bpf/bpf.mk" ]; then
+  make -C "$repo" build/test_bpf >&2 || echo "kernel tier: cannot build build/test_bpf; lsm.bats will skip" >&2
+fi
+
+# The host's side of the comparison the guest prints: what sbx can enforce here, probed the same way.
+host_report () {
+  if [ -x "$repo/bin/sbx" ] && "$repo/bin/sbx" --help 2>/dev/null | grep -qE '^  +doctor( |$)'; then
+    echo "(sbx doctor)"; "$repo/bin/sbx" doctor 2>&1
+  elif [ -x "$repo/build/test_bpf" ]; then
+    echo "(test_bpf report)"; "$repo/build/test_bpf" report 2>&1
+  fi
+  echo "kernel $(uname -r); active LSMs: $(cat /sys/kernel/security/lsm 2>/dev/null || echo unknown)"
+}
+host_report >"$work/host-report" 2>&1
+export SBX_KERNEL_HOST_REPORT="$work/host-report"
+
 t0=$(date +%s)
 "$here/mkinitramfs.sh" "$kdir" "$repo" "$work/initrd" >&2 || skip "cannot build the guest initramfs (see stderr)"
 t1=$(date +%s)

@@ -117,3 +117,47 @@ stop_container () {
 
 # has_line ERE: some line of the last `run` output matches ERE exactly (whole line).
 has_line () { printf '%s\n' "$output" | grep -aqxE -- "$1"; }
+
+# ---- the watcher (`sbx watch`) ----
+
+# start_watcher: `sbx watch` in the foreground of a background job, state under $BATS_FILE_TMPDIR, log in
+# $WATCH_LOG; waits for its socket. Sets WATCHER_PID.
+start_watcher () {
+  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state
+  WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
+  mkdir -p "$SBX_STATE_DIR"
+  "$SBX" watch >"$WATCH_LOG" 2>&1 </dev/null 3>&- &
+  WATCHER_PID=$!
+  echo "$WATCHER_PID" >"$BATS_FILE_TMPDIR/watcher.pid"
+  for _ in $(seq 600); do
+    [ -S "$SBX_STATE_DIR/watcher.sock" ] && return 0
+    kill -0 "$WATCHER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$WATCH_LOG"
+  return 1
+}
+
+stop_watcher () {
+  local pid
+  pid=$(cat "$BATS_FILE_TMPDIR/watcher.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -f "$BATS_FILE_TMPDIR/watcher.pid"
+  return 0
+}
+
+# wait_event JQ-CONDITION: poll `sbx events --json` until one event satisfies the jq condition (given $s, the
+# list of every string value in the event, and the event itself as .), for up to 30 s. The event lands in $output.
+# Field names are not assumed: values are (the container id, the syscall or hook name, the module name).
+wait_event () {
+  local cond=$1 i
+  for i in $(seq 60); do
+    output=$(timeout 20 "$SBX" events --json 2>/dev/null </dev/null |
+             jq -c "select(([.. | strings]) as \$s | $cond)" 2>/dev/null | tail -n1)
+    [ -n "$output" ] && return 0
+    sleep 0.5
+  done
+  echo "no event with: $cond; events:"
+  timeout 20 "$SBX" events --json 2>&1 | tail -n 20
+  return 1
+}

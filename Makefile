@@ -27,7 +27,8 @@ B := build
 LIB_SRCS := $(wildcard common/*.c oci/*.c policy/*.c profiles/*.c)
 SHIM_COMMON := shim/args.c shim/delegate.c
 RT_SRCS := shim/runtime.c $(wildcard shim/rt_*.c)
-SBX_SRCS := shim/sbx.c $(wildcard shim/cmd_*.c)
+# The watcher daemon and the engine-less sandbox are only in the human CLI.
+SBX_SRCS := shim/sbx.c $(wildcard shim/cmd_*.c watcher/*.c sandbox/*.c)
 TEST_SRCS := $(wildcard tests/test_*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
@@ -62,7 +63,7 @@ $(B)/sbx-probe: tests/probe/sbx-probe.c
 	@mkdir -p $(B)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
-$(B)/tests/%: tests/%.c $(call obj,$(SHIM_COMMON) $(filter-out shim/runtime.c,$(RT_SRCS))) $(LIB) $(SBX_EXTRA_LIBS)
+$(B)/tests/%: tests/%.c $(call obj,$(SHIM_COMMON) $(filter-out shim/runtime.c shim/sbx.c,$(RT_SRCS) $(SBX_SRCS))) $(LIB) $(SBX_EXTRA_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SBX_EXTRA_LDLIBS)
 

@@ -32,6 +32,11 @@ struct sbx_policy_ctx
   enum sbx_delegate_kind delegate;
   /* Where stages report what they decided (opt-outs, fallbacks); sbx_log by default. */
   void (*note) (enum sbx_level level, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+  /* What the engine told sbx-runtime, for stages that record where violations must be reported. */
+  const char *runtime_log;         /* --log FILE, or NULL */
+  const char *runtime_log_format;  /* --log-format, or NULL */
+  const char *containerd_address;  /* GRPC_ADDRESS set by containerd's runc shim, or NULL */
+  const char *containerd_namespace; /* NAMESPACE set by containerd's runc shim, or NULL */
   /* Set by the stages, recorded in the annotations by the last one. */
   const char *profile;
 };

@@ -1,6 +1,7 @@
 /* rt_create.c - `create` and `run`: find the bundle exactly as the delegate will, harden its config.json. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/log.h"
@@ -13,7 +14,14 @@ sbx_rt_create (struct sbx_rt *rt, bool is_run, sbx_err *err)
 {
   struct sbx_cmdline cl;
   struct sbx_doc doc;
-  struct sbx_policy_ctx ctx = { .cfg = &rt->cfg, .delegate = rt->delegate.kind };
+  struct sbx_policy_ctx ctx = {
+    .cfg = &rt->cfg,
+    .delegate = rt->delegate.kind,
+    .runtime_log = rt->g.log,
+    .runtime_log_format = rt->g.log_format,
+    .containerd_address = getenv ("GRPC_ADDRESS"),
+    .containerd_namespace = getenv ("NAMESPACE"),
+  };
   const char *bundle;
   int rc;
 

@@ -76,7 +76,8 @@ qrc=$?
 t2=$(date +%s)
 [ -n "${tailpid:-}" ] && kill "$tailpid" 2>/dev/null
 
-tr -d '\r' <"$work/results" >"$logdir/results.tap"
+# Only printable ASCII back to the host: a garbled guest line must not make the aggregator see binary data.
+LC_ALL=C tr -d '\r' <"$work/results" | LC_ALL=C tr -c '\11\12\40-\176' '?' >"$logdir/results.tap"
 echo "kernel tier: $(cat "$kdir/package"), initramfs $((t1 - t0))s, guest $((t2 - t1))s, qemu exit $qrc;" \
   "console: $logdir/console.log" >&2
 

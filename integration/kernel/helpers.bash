@@ -51,9 +51,12 @@ edit_config () {
   jq "$f" "$@" <"$b/config.json" >"$b/c.tmp" && mv "$b/c.tmp" "$b/config.json"
 }
 
+# set_args BUNDLE ARG...: the process args. Passed as --arg values, which jq never reads as its own options.
 set_args () {
-  local b=$1; shift
-  edit_config "$b" '.process.args = $ARGS.positional' --args "$@"
+  local b=$1 i=0 a; shift
+  local named=()
+  for a in "$@"; do named+=(--arg "a$i" "$a"); i=$((i + 1)); done
+  edit_config "$b" '.process.args = [range($n | tonumber) as $i | $ARGS.named["a\($i)"]]' --arg n "$#" "${named[@]}"
 }
 
 # The privileged-like container: every module capability, seccomp off (what --privileged amounts to for modules).
@@ -121,17 +124,16 @@ has_line () { printf '%s\n' "$output" | grep -aqxE -- "$1"; }
 # ---- the watcher (`sbx watch`) ----
 
 # start_watcher: `sbx watch` in the foreground of a background job, state under $BATS_FILE_TMPDIR, log in
-# $WATCH_LOG; waits for its socket. Sets WATCHER_PID.
+# $WATCH_LOG; waits for its socket.
 start_watcher () {
   export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state
-  WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
+  export WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
   mkdir -p "$SBX_STATE_DIR"
   "$SBX" watch >"$WATCH_LOG" 2>&1 </dev/null 3>&- &
-  WATCHER_PID=$!
-  echo "$WATCHER_PID" >"$BATS_FILE_TMPDIR/watcher.pid"
+  echo $! >"$BATS_FILE_TMPDIR/watcher.pid"
   for _ in $(seq 600); do
     [ -S "$SBX_STATE_DIR/watcher.sock" ] && return 0
-    kill -0 "$WATCHER_PID" 2>/dev/null || break
+    kill -0 "$(cat "$BATS_FILE_TMPDIR/watcher.pid")" 2>/dev/null || break
     sleep 0.1
   done
   cat "$WATCH_LOG"
@@ -146,18 +148,17 @@ stop_watcher () {
   return 0
 }
 
-# wait_event JQ-CONDITION: poll `sbx events --json` until one event satisfies the jq condition (given $s, the
-# list of every string value in the event, and the event itself as .), for up to 30 s. The event lands in $output.
-# Field names are not assumed: values are (the container id, the syscall or hook name, the module name).
+# wait_event JQ-CONDITION [jq args]: poll `sbx events --json` for up to 30 s until one journal event satisfies
+# the condition (fields: time type container engine hook syscall module file pid comm action outcome count);
+# the event lands in $output. On failure prints the condition and the last events.
 wait_event () {
-  local cond=$1 i
+  local cond=$1 i; shift
   for i in $(seq 60); do
-    output=$(timeout 20 "$SBX" events --json 2>/dev/null </dev/null |
-             jq -c "select(([.. | strings]) as \$s | $cond)" 2>/dev/null | tail -n1)
+    output=$(timeout 20 "$SBX" events --json 2>/dev/null </dev/null | jq -c "select($cond)" "$@" 2>/dev/null | tail -n1)
     [ -n "$output" ] && return 0
     sleep 0.5
   done
-  echo "no event with: $cond; events:"
+  echo "no event with: $cond $*; last events:"
   timeout 20 "$SBX" events --json 2>&1 | tail -n 20
   return 1
 }

@@ -2,7 +2,7 @@
 # integration/kernel/watcher.bats - `sbx watch` on a kernel with modules: every attempt from a container is
 # refused and reported with the container id, the hook or syscall and the module name (sbx events --json and the
 # journal); autoload, which seccomp cannot see, is refused by the LSM and attributed to the container; host loads
-# are recorded as host loads.
+# are recorded as host loads (container null, hook tp_module_load).
 
 load helpers
 
@@ -23,17 +23,18 @@ setup () {
   require_sbx_runtime
   sbx_has watch || skip "bin/sbx has no watch command in this tree yet (watcher not merged)"
   sbx_has events || skip "bin/sbx has no events command in this tree yet (watcher not merged)"
-  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state
+  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
   unload_modules dummy nf_tables nfnetlink af_alg
   B=$BATS_TEST_TMPDIR/bundle
   make_bundle "$B"
 }
 
 teardown () {
+  [ -n "${CTR_RT:-}" ] && stop_container "$CTR_RT" "$CTR_ID"
   unload_modules dummy nf_tables nfnetlink af_alg
 }
 
-@test "watcher: its probe report shows the LSM hooks live in the guest" {
+@test "watcher: its log shows the LSM hooks live in the guest" {
   run cat "$WATCH_LOG"
   show
   for h in lsm/kernel_read_file lsm/kernel_load_data lsm/kernel_module_request tp/module/module_load; do
@@ -49,53 +50,84 @@ direct_reported () {
   [ "$output" = $'finit_module 1 EPERM\ninit_module 1 EPERM' ]
   ! module_loaded dummy
   ! module_loaded nf_tables
-  wait_event "(\$s | index(\"$id\")) and (\$s | index(\"finit_module\")) and any(\$s[]; test(\"^dummy(\\\\.ko)?\$\"))"
-  wait_event "(\$s | index(\"$id\")) and (\$s | index(\"init_module\")) and any(\$s[]; test(\"^nf_tables(\\\\.ko)?\$\"))"
-  run grep -c "\"$id\"" "$JOURNAL"
+  wait_event '.container == $id and .syscall == "finit_module" and .module == "dummy"' --arg id "$id"
+  wait_event '.container == $id and .syscall == "init_module" and .module == "nf_tables"' --arg id "$id"
+  run grep -c "\"container\":\"$id\"" "$JOURNAL"
   show
-  [ "$output" -ge 2 ]
+  [ "$output" -eq 2 ]
 }
 
-@test "watcher runc: finit_module(dummy.ko) and init_module(nf_tables.ko) refused, reported with id, syscall, module" {
+@test "watcher runc: finit_module(dummy.ko), init_module(nf_tables.ko) refused, reported with id, syscall, module" {
   direct_reported runc
 }
 
-@test "watcher crun: finit_module(dummy.ko) and init_module(nf_tables.ko) refused, reported with id, syscall, module" {
+@test "watcher crun: finit_module(dummy.ko), init_module(nf_tables.ko) refused, reported with id, syscall, module" {
   direct_reported crun
 }
 
-autoload_reported () {
-  local d=$1 id=w-auto-$1
+# Engine-like: create returns before the process starts (docker, podman and containerd all do this), then the
+# autoload comes from an exec'd process.
+autoload_detached () {
+  local d=$1 id=w-autod-$1
+  CTR_RT=sbx:$d CTR_ID=$id
   make_netadmin "$B"
-  set_args "$B" /bin/ip link add d0 type dummy
-  run_sbx "$d" "$B" "$id"
+  set_args "$B" /bin/sleep 600
+  start_detached "sbx:$d" "$B" "$id"
+  run rt_cmd "sbx:$d" exec "$id" /bin/ip link add d0 type dummy
   show
   [ "$status" -ne 0 ]
-  ! module_loaded dummy
-  wait_event "(\$s | index(\"$id\")) and any(\$s[]; test(\"module_request\")) and (\$s | index(\"rtnl-link-dummy\"))"
-  set_args "$B" /bin/sbx-probe socket_alg
-  run_sbx "$d" "$B" "$id-alg"
+  run rt_cmd "sbx:$d" exec "$id" /bin/sbx-probe socket_alg
   show
   [ "$output" = "socket_alg 97 EAFNOSUPPORT" ]
+  ! module_loaded dummy
   ! module_loaded af_alg
-  wait_event "(\$s | index(\"$id-alg\")) and any(\$s[]; test(\"module_request\")) and (\$s | index(\"net-pf-38\"))"
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"' --arg id "$id"
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-38"' --arg id "$id"
 }
 
-@test "watcher runc: autoload (ip link add type dummy, socket AF_ALG) refused by the LSM, attributed to the container" {
-  autoload_reported runc
+@test "watcher runc: autoload (ip link add, socket AF_ALG) from a running container refused by the LSM, attributed" {
+  autoload_detached runc
 }
 
-@test "watcher crun: autoload (ip link add type dummy, socket AF_ALG) refused by the LSM, attributed to the container" {
-  autoload_reported crun
+@test "watcher crun: autoload (ip link add, socket AF_ALG) from a running container refused by the LSM, attributed" {
+  autoload_detached crun
 }
 
-@test "watcher: the host still loads dummy.ko, and the load is journalled as a host module_load" {
+# Foreground `run` (sbx run, scripts): the entrypoint itself sleeps DELAY seconds, then triggers autoload twice.
+# DELAY 0 is what a hostile entrypoint does: there must be no window between start and registration.
+autoload_foreground () {
+  local d=$1 delay=$2 id=w-autof-$1-$2
+  make_netadmin "$B"
+  set_args "$B" /bin/sh -c "sleep $delay; ip link add d0 type dummy; echo ip=\$?; sbx-probe socket_alg"
+  run_sbx "$d" "$B" "$id"
+  show
+  [ "${lines[1]}" = "socket_alg 97 EAFNOSUPPORT" ]
+  [ "${lines[0]}" != "ip=0" ]
+  ! module_loaded dummy
+  ! module_loaded af_alg
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"' --arg id "$id"
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-38"' --arg id "$id"
+}
+
+@test "watcher runc: foreground run, entrypoint autoloads after 2 s: refused by the LSM, attributed" {
+  autoload_foreground runc 2
+}
+
+@test "watcher crun: foreground run, entrypoint autoloads after 2 s: refused by the LSM, attributed" {
+  autoload_foreground crun 2
+}
+
+@test "watcher runc: foreground run, autoload as the entrypoint's first act is refused too (no window)" {
+  autoload_foreground runc 0
+}
+
+@test "watcher: the host still loads dummy.ko, journalled as a host module_load (container null)" {
   run "$PROBE" finit_module="$DUMMY_KO"
   show
   [ "$output" = "finit_module 0 OK" ]
   module_loaded dummy
-  wait_event "any(\$s[]; test(\"module_load\")) and (\$s | index(\"dummy\")) and (any(\$s[]; startswith(\"w-\")) | not)"
-  grep -q '"dummy"' "$JOURNAL"
+  wait_event '.container == null and .hook == "tp_module_load" and .module == "dummy" and .comm == "sbx-probe"'
+  grep -q '"hook":"tp_module_load","module":"dummy"' "$JOURNAL"
 }
 
 @test "watcher: sbx run sandboxes are covered like engine containers (direct load and autoload)" {
@@ -103,9 +135,10 @@ autoload_reported () {
   run "$SBX" run --cap-add ALL -- "$PROBE" finit_module="$DUMMY_KO"
   show
   [ "$output" = "finit_module 1 EPERM" ]
-  run "$SBX" run --cap-add NET_ADMIN -- ip link add d0 type dummy
+  wait_event '.container != null and .syscall == "finit_module" and .module == "dummy"'
+  run "$SBX" run --cap-add NET_ADMIN -- sh -c 'sleep 2; ip link add d0 type dummy'
   show
   [ "$status" -ne 0 ]
   ! module_loaded dummy
-  wait_event "any(\$s[]; test(\"module_request\")) and (\$s | index(\"rtnl-link-dummy\")) and (any(\$s[]; startswith(\"w-\")) | not)"
+  wait_event '.container != null and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"'
 }

@@ -121,14 +121,38 @@ stop_container () {
 # has_line ERE: some line of the last `run` output matches ERE exactly (whole line).
 has_line () { printf '%s\n' "$output" | grep -aqxE -- "$1"; }
 
+# ---- sbx's own state, private to one test file ----
+
+# sbx_private TAG: state dir, config, journal and BPF pin dir of this file's own, so that a watcher started
+# here (by the test, or on demand by sbx-runtime) sees only this file's containers and leaves nothing behind.
+sbx_private () {
+  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state
+  export SBX_CONFIG=$BATS_FILE_TMPDIR/sbx.json
+  export SBX_JOURNAL=$BATS_FILE_TMPDIR/events.jsonl
+  export SBX_PIN_DIR=/sys/fs/bpf/sbx-$1
+  export SBX_WATCHER_LOG=$BATS_FILE_TMPDIR/watcher.log
+  mkdir -p "$SBX_STATE_DIR"
+  jq -n --arg pin "$SBX_PIN_DIR" --arg j "$SBX_JOURNAL" --arg log "$SBX_WATCHER_LOG" \
+    '{bpf: {pin_dir: $pin}, journal: {path: $j}, watcher: {log: $log}}' >"$SBX_CONFIG"
+}
+
+# sbx_private_cleanup: stop a watcher that sbx-runtime started on demand (through its own control socket), and
+# remove the pins, which would otherwise keep the hooks attached.
+sbx_private_cleanup () {
+  [ -n "${SBX_STATE_DIR:-}" ] || return 0
+  if [ -S "$SBX_STATE_DIR/watcher.sock" ] && sbx_has watch; then
+    timeout 30 "$SBX" watch --stop >/dev/null 2>&1 || true
+  fi
+  [ -n "${SBX_PIN_DIR:-}" ] && rm -rf "$SBX_PIN_DIR"
+  return 0
+}
+
 # ---- the watcher (`sbx watch`) ----
 
-# start_watcher: `sbx watch` in the foreground of a background job, state under $BATS_FILE_TMPDIR, log in
-# $WATCH_LOG; waits for its socket.
+# start_watcher: `sbx watch` in the foreground of a background job (after sbx_private); waits for its socket.
+# Its log goes to $SBX_WATCHER_LOG (config watcher.log), anything else it prints to $WATCH_LOG.
 start_watcher () {
-  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state
-  export WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
-  mkdir -p "$SBX_STATE_DIR"
+  export WATCH_LOG=$BATS_FILE_TMPDIR/watch.out
   "$SBX" watch >"$WATCH_LOG" 2>&1 </dev/null 3>&- &
   echo $! >"$BATS_FILE_TMPDIR/watcher.pid"
   for _ in $(seq 600); do
@@ -136,7 +160,7 @@ start_watcher () {
     kill -0 "$(cat "$BATS_FILE_TMPDIR/watcher.pid")" 2>/dev/null || break
     sleep 0.1
   done
-  cat "$WATCH_LOG"
+  cat "$WATCH_LOG" "$SBX_WATCHER_LOG" 2>/dev/null
   return 1
 }
 
@@ -145,7 +169,7 @@ stop_watcher () {
   pid=$(cat "$BATS_FILE_TMPDIR/watcher.pid" 2>/dev/null) || return 0
   kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -f "$BATS_FILE_TMPDIR/watcher.pid"
-  return 0
+  sbx_private_cleanup
 }
 
 # wait_event JQ-CONDITION [jq args]: poll `sbx events --json` for up to 30 s until one journal event satisfies

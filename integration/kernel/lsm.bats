@@ -8,6 +8,15 @@ load helpers
 
 SLOT=5
 
+# The sbx-runtime case may start a watcher on demand: private to this file, stopped after.
+setup_file () {
+  sbx_private lsm
+}
+
+teardown_file () {
+  sbx_private_cleanup
+}
+
 setup () {
   require_guest
   TEST_BPF=

@@ -4,6 +4,14 @@
 
 load helpers
 
+setup_file () {
+  sbx_private run
+}
+
+teardown_file () {
+  sbx_private_cleanup
+}
+
 setup () {
   require_guest
   sbx_has run || skip "bin/sbx has no run command in this tree yet"

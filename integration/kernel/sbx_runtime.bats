@@ -5,6 +5,15 @@
 
 load helpers
 
+# sbx-runtime may start a watcher on demand: keep it and its pins private to this file, and stop it after.
+setup_file () {
+  sbx_private runtime
+}
+
+teardown_file () {
+  sbx_private_cleanup
+}
+
 setup () {
   require_guest
   require_sbx_runtime

@@ -2,15 +2,15 @@
 # integration/kernel/watcher.bats - `sbx watch` on a kernel with modules: every attempt from a container is
 # refused and reported with the container id, the hook or syscall and the module name (sbx events --json and the
 # journal); autoload, which seccomp cannot see, is refused by the LSM and attributed to the container; host loads
-# are recorded as host loads (container null, hook tp_module_load).
+# are recorded as host loads (container null, hook tp_module_load). Everything sbx keeps is private to this file
+# (sbx_private).
 
 load helpers
 
-JOURNAL=/var/log/sbx/events.jsonl
-
 setup_file () {
   [ "${SBX_KERNEL_GUEST:-}" = 1 ] || return 0
-  [ -x "$SBX_ROOT/bin/sbx" ] && "$SBX_ROOT/bin/sbx" --help 2>/dev/null | grep -qE '^  +watch( |$)' || return 0
+  sbx_has watch || return 0
+  sbx_private watcher
   start_watcher
 }
 
@@ -23,7 +23,6 @@ setup () {
   require_sbx_runtime
   sbx_has watch || skip "bin/sbx has no watch command in this tree yet (watcher not merged)"
   sbx_has events || skip "bin/sbx has no events command in this tree yet (watcher not merged)"
-  export SBX_STATE_DIR=$BATS_FILE_TMPDIR/sbx-state WATCH_LOG=$BATS_FILE_TMPDIR/watch.log
   unload_modules dummy nf_tables nfnetlink af_alg
   B=$BATS_TEST_TMPDIR/bundle
   make_bundle "$B"
@@ -35,7 +34,7 @@ teardown () {
 }
 
 @test "watcher: its log shows the LSM hooks live in the guest" {
-  run cat "$WATCH_LOG"
+  run cat "$SBX_WATCHER_LOG" "$WATCH_LOG"
   show
   for h in lsm/kernel_read_file lsm/kernel_load_data lsm/kernel_module_request tp/module/module_load; do
     has_line "(.* )?$h: loaded.*"
@@ -52,7 +51,7 @@ direct_reported () {
   ! module_loaded nf_tables
   wait_event '.container == $id and .syscall == "finit_module" and .module == "dummy"' --arg id "$id"
   wait_event '.container == $id and .syscall == "init_module" and .module == "nf_tables"' --arg id "$id"
-  run grep -c "\"container\":\"$id\"" "$JOURNAL"
+  run grep -c "\"container\":\"$id\"" "$SBX_JOURNAL"
   show
   [ "$output" -eq 2 ]
 }
@@ -127,7 +126,7 @@ autoload_foreground () {
   [ "$output" = "finit_module 0 OK" ]
   module_loaded dummy
   wait_event '.container == null and .hook == "tp_module_load" and .module == "dummy" and .comm == "sbx-probe"'
-  grep -q '"hook":"tp_module_load","module":"dummy"' "$JOURNAL"
+  grep -q '"hook":"tp_module_load","module":"dummy"' "$SBX_JOURNAL"
 }
 
 @test "watcher: sbx run sandboxes are covered like engine containers (direct load and autoload)" {

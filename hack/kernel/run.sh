@@ -6,7 +6,8 @@
 # "1..0 # skip <reason>" and exit 0 when qemu or the kernel package cannot be had. Diagnostics go to stderr.
 # Knobs: SBX_KERNEL_CACHE (default /var/cache/sbx/kernel), SBX_KERNEL_PACKAGE (pin a linux-image package),
 # SBX_KERNEL_TIMEOUT (seconds, default 480), SBX_KERNEL_FILES (comma list of bats files), SBX_KERNEL_FILTER
-# (bats --filter regex), SBX_KERNEL_VERBOSE=1 (stream the guest console to stderr), SBX_KERNEL_MEM (MiB).
+# (bats --filter regex), SBX_KERNEL_VERBOSE=1 (stream the guest console to stderr), SBX_KERNEL_MEM (MiB),
+# SBX_KERNEL_CPU and SBX_KERNEL_SMP (qemu -cpu model, default qemu64, and vCPUs, default 2).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,7 +69,7 @@ if [ "${SBX_KERNEL_VERBOSE:-0}" = 1 ]; then
   tail -n +1 -f "$logdir/console.log" >&2 & tailpid=$!
 fi
 # TCG, not KVM: KVM cannot run a stock kernel on this kind of machine, and TCG behaves the same everywhere.
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "${SBX_KERNEL_MEM:-2048}" \
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "${SBX_KERNEL_CPU:-qemu64}" -smp "${SBX_KERNEL_SMP:-2}" -m "${SBX_KERNEL_MEM:-2048}" \
   -nodefaults -no-user-config -display none -no-reboot \
   -kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "$append" \
   -serial "file:$logdir/console.log" -serial "file:$work/results" </dev/null >"$work/qemu.out" 2>&1

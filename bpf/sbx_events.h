@@ -46,4 +46,18 @@ struct sbx_bpf_event
   char comm[SBX_BPF_COMM_LEN];
 };
 
+/* Value of the cgroup-keyed registration map (the pid-namespace map holds only the slot). */
+struct sbx_bpf_reg
+{
+  __u32 slot;
+  __u32 pidns_ino; /* 0 when the container is keyed by cgroup only */
+};
+
+/* Indexes of the stats array map. */
+enum sbx_bpf_stat
+{
+  SBX_BPF_STAT_DROPPED = 0, /* ring buffer full: event lost (the counter still counted it) */
+  SBX_BPF_STAT_MAX = 4,
+};
+
 #endif

@@ -41,7 +41,7 @@ $(SBX_BPF_LIB): $(BPF_LIB_OBJS)
 
 # common/error.c is the lead's; built here only so the BPF suite links on its own.
 $(BPF_OUT)/error.o: common/error.c common/error.h | $(BPF_OUT)
-	$(CC) $(BPF_WARN) -Wno-error=format-truncation $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(CC) -std=gnu11 -Wall -Wextra $(CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(SBX_BPF_TEST): tests/test_bpf.c $(SBX_BPF_LIB) $(BPF_OUT)/error.o
 	$(CC) $(BPF_WARN) $(CFLAGS) $(CPPFLAGS) $(SBX_BPF_CPPFLAGS) tests/test_bpf.c $(BPF_OUT)/error.o -o $@ \

@@ -236,7 +236,9 @@ probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
   struct bpf_link *link;
   int errnum = 0, kind = d->type == HOOK_LSM ? BTF_KIND_FUNC : BTF_KIND_TYPEDEF;
 
-  if (vmlinux != NULL && btf__find_by_name_kind (vmlinux, d->btf_name, kind) < 0)
+  /* A raw_tp program loads without its tracepoint (only attach needs it), so it is loaded anyway: the verifier
+     then vouches for it even on a kernel where the tracepoint is missing. */
+  if (vmlinux != NULL && d->type != HOOK_RAW_TP && btf__find_by_name_kind (vmlinux, d->btf_name, kind) < 0)
     {
       missing_hook_point (d, st);
       return;

@@ -167,6 +167,16 @@ event_start (const struct task_keys *k, __u32 kind, __u32 action, int nr, int re
   return e;
 }
 
+/* An earlier BPF LSM program on this hook already refused: keep its errno, but in the [-MAX_ERRNO, 0) range
+   newer verifiers demand of LSM return values. */
+static __always_inline int
+keep_refusal (int ret)
+{
+  if (ret < -4095 || ret > 0)
+    return -EPERM;
+  return ret;
+}
+
 /* finit_module: the module file is read through kernel_read_file (READING_MODULE). */
 SEC ("lsm/kernel_read_file")
 int
@@ -176,7 +186,7 @@ BPF_PROG (sbx_lsm_read_file, struct file *file, enum kernel_read_file_id id, boo
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
+    return keep_refusal (ret);
   if (id != READING_MODULE)
     return 0;
   current_keys (&k);
@@ -200,7 +210,7 @@ BPF_PROG (sbx_lsm_load_data, enum kernel_load_data_id id, bool contents, int ret
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
+    return keep_refusal (ret);
   if (id != LOADING_MODULE)
     return 0;
   current_keys (&k);
@@ -222,7 +232,7 @@ BPF_PROG (sbx_lsm_module_request, char *kmod_name, int ret)
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
+    return keep_refusal (ret);
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)
     return 0;

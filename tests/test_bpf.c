@@ -472,7 +472,7 @@ run_tests (void)
 
   rc = sbx_bpf_task_keys (getpid (), &k_cg, &k_ns, &err);
   {
-    char path[256];
+    char path[600];
     uint64_t own_cg = 0;
     FILE *f = fopen ("/proc/self/cgroup", "re");
     char line[512] = "";

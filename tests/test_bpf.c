@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -249,6 +250,8 @@ struct child_opts
 {
   const char *cgdir;
   bool newpid;
+  bool no_filter;       /* let the syscalls reach the kernel: only where the LSM hooks refuse them */
+  int (*body) (void);   /* what the child does instead of module_syscalls */
   void (*before) (uint32_t pidns_ino, void *ctx);
   void *ctx;
 };
@@ -264,6 +267,38 @@ module_syscalls (void)
     mask |= 2;
   if (syscall (SYS_delete_module, "sbx_test_dummy", O_NONBLOCK) < 0 && errno == EPERM)
     mask |= 4;
+  return mask;
+}
+
+/* AF_DECnet is gone from the kernel, so asking for it makes the kernel autoload "net-pf-12". */
+static void
+autoload_request (void)
+{
+  int s = socket (12, SOCK_STREAM, 0);
+
+  if (s >= 0)
+    close (s);
+}
+
+static int
+autoload_only (void)
+{
+  autoload_request ();
+  return 0;
+}
+
+/* Unfiltered module syscalls, run only where the LSM hooks are live: they must refuse both before the kernel
+   reads anything (an image that is not a module, so nothing could load even if they did not). */
+static int
+lsm_syscalls (void)
+{
+  int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC), mask = 0;
+
+  if (syscall (SYS_finit_module, fd, "", 0) < 0 && errno == EPERM)
+    mask |= 1;
+  if (syscall (SYS_init_module, "\177ELF", 4, "") < 0 && errno == EPERM)
+    mask |= 2;
+  autoload_request ();
   return mask;
 }
 
@@ -284,7 +319,7 @@ run_child (const struct child_opts *c)
       prctl (PR_SET_NAME, "sbx-test-child");
       if (c->cgdir && join_cgroup (c->cgdir) < 0)
         _exit (100);
-      if (install_module_filter () < 0)
+      if (!c->no_filter && install_module_filter () < 0)
         _exit (101);
       if (c->newpid)
         {
@@ -296,13 +331,13 @@ run_child (const struct child_opts *c)
             {
               if (write (ready[1], "r", 1) != 1 || read (go[0], &x, 1) != 1)
                 _exit (103);
-              _exit (module_syscalls ());
+              _exit (c->body ? c->body () : module_syscalls ());
             }
           if (inner < 0 || waitpid (inner, &status, 0) < 0 || !WIFEXITED (status))
             _exit (104);
           _exit (WEXITSTATUS (status));
         }
-      _exit (module_syscalls ());
+      _exit (c->body ? c->body () : module_syscalls ());
     }
   if (c->newpid)
     {
@@ -325,12 +360,12 @@ run_child (const struct child_opts *c)
   return WEXITSTATUS (status);
 }
 
-static char cg_a[256], cg_a_sub[300], cg_b[256];
+static char cg_a[256], cg_a_sub[300], cg_b[256], cg_c[256];
 
 static void
 remove_cgroups (void)
 {
-  const char *dirs[] = { cg_a_sub, cg_a, cg_b };
+  const char *dirs[] = { cg_a_sub, cg_a, cg_b, cg_c };
 
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     for (int try = 0; dirs[i][0] && try < 50 && rmdir (dirs[i]) < 0 && errno == EBUSY; try++)
@@ -392,6 +427,68 @@ find_reg_cb (void *ctx, uint64_t cg, uint32_t pidns, uint32_t slot)
   return cg == *(uint64_t *) ctx ? (int) slot + 1 : 0;
 }
 
+static void
+skip (const char *why, const char *fmt)
+{
+  printf ("ok %d - %s # SKIP %s\n", ++test_no, fmt, why);
+}
+
+static int
+count_kind (const struct events *es, uint32_t kind, uint32_t slot, uint32_t action, const char *module)
+{
+  int n = 0;
+
+  for (int i = 0; i < es->n; i++)
+    n += es->ev[i].kind == kind && es->ev[i].slot == slot && es->ev[i].action == action
+         && (module == NULL || strcmp (es->ev[i].module, module) == 0);
+  return n;
+}
+
+/* The refusals themselves: only where the kernel lets lsm/ programs load (not this project's usual host,
+   where they skip with the loader's reason; see the qemu check in bpf/README). */
+static void
+lsm_tests (struct sbx_bpf *b, uint64_t id_b)
+{
+  const struct sbx_bpf_hook_status *st;
+  struct child_opts c = { .no_filter = true };
+  struct events es;
+  sbx_err err = { 0 };
+  int rc;
+
+  sbx_bpf_hooks (b, &st);
+  if (!(st[0].loaded && st[1].loaded && st[2].loaded))
+    {
+      skip (st[0].reason, "LSM refuses finit_module, init_module and module autoload in a registered cgroup");
+      skip (st[0].reason, "LSM refusals are counted in the container's slot");
+      skip (st[0].reason, "an unregistered cgroup's autoload is only recorded, host-wide");
+      return;
+    }
+  sbx_bpf_register (b, id_b, 0, 11, &err);
+  c.cgdir = cg_b;
+  c.body = lsm_syscalls;
+  rc = run_child (&c);
+  drain (b, &es);
+  ok (rc == 3 && es.n == 3 && count_kind (&es, SBX_BPF_LSM_READ_FILE, 11, SBX_BPF_DENIED, NULL) == 1
+          && count_kind (&es, SBX_BPF_LSM_LOAD_DATA, 11, SBX_BPF_DENIED, "") == 1
+          && count_kind (&es, SBX_BPF_LSM_MODULE_REQUEST, 11, SBX_BPF_DENIED, "net-pf-12") == 1,
+      "LSM refuses finit_module, init_module (EPERM, child %d) and autoload of net-pf-12 in a registered cgroup "
+      "(%d events)", rc, es.n);
+  ok (count_of (b, 11) == 3, "LSM refusals are counted in the container's slot (%d)", count_of (b, 11));
+  for (int i = 0; i < es.n; i++)
+    print_event (stdout, &es.ev[i]);
+
+  c.cgdir = cg_c;
+  c.body = autoload_only;
+  rc = run_child (&c);
+  drain (b, &es);
+  if (st[4].loaded)
+    ok (rc == 0 && es.n == 1 && count_kind (&es, SBX_BPF_TP_MODULE_REQUEST, SBX_BPF_SLOT_NONE, SBX_BPF_OBSERVED, "net-pf-12") == 1,
+        "an unregistered cgroup's autoload is only recorded, host-wide (%d events)", es.n);
+  else
+    ok (rc == 0 && es.n == 0, "an unregistered cgroup's autoload is neither refused nor recorded (%d events)", es.n);
+  sbx_bpf_unregister (b, id_b, 0, &err);
+}
+
 static int
 run_tests (void)
 {
@@ -420,7 +517,8 @@ run_tests (void)
   snprintf (cg_a, sizeof cg_a, CG2 "/sbx-test-bpf-%d-a", (int) getpid ());
   snprintf (cg_a_sub, sizeof cg_a_sub, "%s/sub", cg_a);
   snprintf (cg_b, sizeof cg_b, CG2 "/sbx-test-bpf-%d-b", (int) getpid ());
-  if (mkdir (cg_a, 0755) < 0 || mkdir (cg_a_sub, 0755) < 0 || mkdir (cg_b, 0755) < 0
+  snprintf (cg_c, sizeof cg_c, CG2 "/sbx-test-bpf-%d-c", (int) getpid ());
+  if (mkdir (cg_a, 0755) < 0 || mkdir (cg_a_sub, 0755) < 0 || mkdir (cg_b, 0755) < 0 || mkdir (cg_c, 0755) < 0
       || cgroup_ino (cg_a, &id_a) < 0 || cgroup_ino (cg_b, &id_b) < 0)
     {
       printf ("Bail out! create test cgroups under " CG2 ": %s\n", strerror (errno));
@@ -563,6 +661,7 @@ run_tests (void)
   drain (b, &es);
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 0,
       "syscalls mode off: nothing recorded (%d events); registering anew reset slot 7 to 0", es.n);
+  lsm_tests (b, id_b);
   sbx_bpf_close (b);
 
   rc = sbx_bpf_unpin (pin, &err);

@@ -195,7 +195,8 @@ BPF_PROG (sbx_lsm_read_file, struct file *file, enum kernel_read_file_id id, boo
   e = event_start (&k, SBX_BPF_LSM_READ_FILE, SBX_BPF_DENIED, -1, -EPERM);
   if (e)
     {
-      BPF_CORE_READ_STR_INTO (&e->module, file, f_path.dentry, d_name.name);
+      const unsigned char *name = BPF_CORE_READ (file, f_path.dentry, d_name.name);
+      bpf_probe_read_kernel_str (e->module, sizeof e->module, name);
       bpf_ringbuf_submit (e, 0);
     }
   return -EPERM;

@@ -292,11 +292,12 @@ autoload_only (void)
 static int
 lsm_syscalls (void)
 {
+  static const char image[64] = "\177ELF"; /* as long as an ELF header, or the kernel stops before the hook */
   int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC), mask = 0;
 
   if (syscall (SYS_finit_module, fd, "", 0) < 0 && errno == EPERM)
     mask |= 1;
-  if (syscall (SYS_init_module, "\177ELF", 4, "") < 0 && errno == EPERM)
+  if (syscall (SYS_init_module, image, sizeof image, "") < 0 && errno == EPERM)
     mask |= 2;
   autoload_request ();
   return mask;
@@ -455,6 +456,12 @@ lsm_tests (struct sbx_bpf *b, uint64_t id_b)
   sbx_err err = { 0 };
   int rc;
 
+  char exe[512] = "";
+  const char *self_name;
+
+  if (readlink ("/proc/self/exe", exe, sizeof exe - 1) < 0)
+    exe[0] = '\0';
+  self_name = strrchr (exe, '/') ? strrchr (exe, '/') + 1 : exe;
   sbx_bpf_hooks (b, &st);
   if (!(st[0].loaded && st[1].loaded && st[2].loaded))
     {
@@ -468,7 +475,7 @@ lsm_tests (struct sbx_bpf *b, uint64_t id_b)
   c.body = lsm_syscalls;
   rc = run_child (&c);
   drain (b, &es);
-  ok (rc == 3 && es.n == 3 && count_kind (&es, SBX_BPF_LSM_READ_FILE, 11, SBX_BPF_DENIED, NULL) == 1
+  ok (rc == 3 && es.n == 3 && count_kind (&es, SBX_BPF_LSM_READ_FILE, 11, SBX_BPF_DENIED, self_name) == 1
           && count_kind (&es, SBX_BPF_LSM_LOAD_DATA, 11, SBX_BPF_DENIED, "") == 1
           && count_kind (&es, SBX_BPF_LSM_MODULE_REQUEST, 11, SBX_BPF_DENIED, "net-pf-12") == 1,
       "LSM refuses finit_module, init_module (EPERM, child %d) and autoload of net-pf-12 in a registered cgroup "
@@ -487,6 +494,47 @@ lsm_tests (struct sbx_bpf *b, uint64_t id_b)
   else
     ok (rc == 0 && es.n == 0, "an unregistered cgroup's autoload is neither refused nor recorded (%d events)", es.n);
   sbx_bpf_unregister (b, id_b, 0, &err);
+}
+
+static const char *module_path;
+
+static int
+load_module (void)
+{
+  int fd = open (module_path, O_RDONLY | O_CLOEXEC);
+
+  return fd >= 0 && syscall (SYS_finit_module, fd, "", 0) == 0 ? 0 : 1;
+}
+
+/* A real module load, recorded by the module_load tracepoint.  Only in a throwaway guest with modules
+   (SBX_TEST_BPF_MODULE=/path/dummy.ko): never on a host, whose kernel it would change. */
+static void
+module_load_test (struct sbx_bpf *b)
+{
+  const struct sbx_bpf_hook_status *st;
+  struct child_opts c = { .no_filter = true, .cgdir = cg_c, .body = load_module };
+  struct events es;
+  const char *base;
+  char name[64];
+  int rc;
+
+  sbx_bpf_hooks (b, &st);
+  module_path = getenv ("SBX_TEST_BPF_MODULE");
+  if (!st[3].loaded || module_path == NULL)
+    {
+      skip (!st[3].loaded ? st[3].reason : "SBX_TEST_BPF_MODULE unset: a real module is loaded only in a guest",
+            "module_load tracepoint records a module an unregistered task loads");
+      return;
+    }
+  base = strrchr (module_path, '/') ? strrchr (module_path, '/') + 1 : module_path;
+  snprintf (name, sizeof name, "%.*s", (int) strcspn (base, "."), base);
+  rc = run_child (&c);
+  drain (b, &es);
+  for (int i = 0; i < es.n; i++)
+    print_event (stdout, &es.ev[i]);
+  ok (rc == 0 && count_kind (&es, SBX_BPF_TP_MODULE_LOAD, SBX_BPF_SLOT_NONE, SBX_BPF_OBSERVED, name) == 1,
+      "module_load tracepoint records module %s loaded by an unregistered task (child %d, %d events)", name, rc,
+      es.n);
 }
 
 static int
@@ -662,6 +710,7 @@ run_tests (void)
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 0,
       "syscalls mode off: nothing recorded (%d events); registering anew reset slot 7 to 0", es.n);
   lsm_tests (b, id_b);
+  module_load_test (b);
   sbx_bpf_close (b);
 
   rc = sbx_bpf_unpin (pin, &err);

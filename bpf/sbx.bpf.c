@@ -21,6 +21,13 @@ char LICENSE[] SEC ("license") = "GPL";
 #define NR_DELETE_MODULE 176
 #define NR_FINIT_MODULE 313
 #define SYSCALL_NR(regs) BPF_CORE_READ (regs, orig_ax)
+/* 32-bit (int 0x80 / ia32) callers use other numbers, and 175 is their rt_sigprocmask: tell them apart by
+   the task's TS_COMPAT status bit. */
+#define HAVE_COMPAT 1
+#define TS_COMPAT 0x0002
+#define NR32_INIT_MODULE 128
+#define NR32_DELETE_MODULE 129
+#define NR32_FINIT_MODULE 350
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_INIT_MODULE 105
 #define NR_DELETE_MODULE 106
@@ -282,6 +289,28 @@ BPF_PROG (sbx_tp_module_request, char *name, bool wait, unsigned long ip)
   return 0;
 }
 
+/* The native number of a module syscall NR, or -1 when NR is some other syscall. */
+static __always_inline long
+module_syscall (long nr)
+{
+#ifdef HAVE_COMPAT
+  bool compat;
+
+  if (nr != NR_FINIT_MODULE && nr != NR_INIT_MODULE && nr != NR_DELETE_MODULE && nr != NR32_FINIT_MODULE
+      && nr != NR32_INIT_MODULE && nr != NR32_DELETE_MODULE)
+    return -1;
+  compat = BPF_CORE_READ ((struct task_struct *) bpf_get_current_task (), thread_info.status) & TS_COMPAT;
+  if (!compat)
+    return nr == NR_FINIT_MODULE || nr == NR_INIT_MODULE || nr == NR_DELETE_MODULE ? nr : -1;
+  return nr == NR32_FINIT_MODULE ? NR_FINIT_MODULE
+         : nr == NR32_INIT_MODULE ? NR_INIT_MODULE
+         : nr == NR32_DELETE_MODULE ? NR_DELETE_MODULE
+                                    : -1;
+#else
+  return nr == NR_FINIT_MODULE || nr == NR_INIT_MODULE || nr == NR_DELETE_MODULE ? nr : -1;
+#endif
+}
+
 /* Opt-in: seccomp refuses before sys_enter fires, but sys_exit still runs with ret = -errno. */
 SEC ("tp_btf/sys_exit")
 int
@@ -289,9 +318,9 @@ BPF_PROG (sbx_sys_exit, struct pt_regs *regs, long ret)
 {
   struct task_keys k;
   struct sbx_bpf_event *e;
-  long nr = SYSCALL_NR (regs);
+  long nr = module_syscall (SYSCALL_NR (regs));
 
-  if (nr != NR_FINIT_MODULE && nr != NR_INIT_MODULE && nr != NR_DELETE_MODULE)
+  if (nr < 0)
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)

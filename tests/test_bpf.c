@@ -25,24 +25,35 @@
 #include "sbx_bpf.h"
 
 #define CG2 "/sys/fs/cgroup/unified"
+/* i386 numbers of the module syscalls, and one that shares a native module syscall's number */
+#define NR32_INIT_MODULE 128
+#define NR32_DELETE_MODULE 129
+#define NR32_FINIT_MODULE 350
+#define NR32_RT_SIGPROCMASK 175
 #define MAX_EVENTS 64
 
 /* ---------- helpers shared by the TAP tests and the bats helper modes ---------- */
 
-/* Module syscalls -> EPERM, the rest allowed: what sbx-runtime's profile does to these three. */
+/* Module syscalls -> EPERM, native and 32-bit, the rest allowed: what sbx-runtime's profile does to them. */
 static int
 install_module_filter (void)
 {
   struct sock_filter f[] = {
-    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_finit_module, 3, 0),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_init_module, 2, 0),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_delete_module, 1, 0),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 0 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    /* 1 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0),
+    /* 2 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 6, 0),
+    /* 3 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 4 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    /* 5 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_finit_module, 8, 0),
+    /* 6 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_init_module, 7, 0),
+    /* 7 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_delete_module, 6, 0),
+    /* 8 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 9 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    /* 10 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_FINIT_MODULE, 3, 0),
+    /* 11 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_INIT_MODULE, 2, 0),
+    /* 12 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_DELETE_MODULE, 1, 0),
+    /* 13 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 14 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
   };
   struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
 
@@ -303,6 +314,33 @@ lsm_syscalls (void)
   return mask;
 }
 
+#if defined(__x86_64__)
+/* A 32-bit syscall from this 64-bit process (needs CONFIG_IA32_EMULATION; seccomp sees AUDIT_ARCH_I386). */
+static long
+int80 (long nr, long a, long b, long c, long d)
+{
+  long ret;
+
+  __asm__ volatile ("int $0x80"
+                    : "=a"(ret)
+                    : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d)
+                    : "memory", "r8", "r9", "r10", "r11");
+  return ret;
+}
+
+static int
+compat_syscalls (void)
+{
+  int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC), mask = 0;
+
+  if (int80 (NR32_FINIT_MODULE, fd, 0, 0, 0) == -EPERM)
+    mask |= 1;
+  if (int80 (NR32_RT_SIGPROCMASK, 0, 0, 0, 8) == 0)
+    mask |= 2;
+  return mask;
+}
+#endif
+
 static int
 run_child (const struct child_opts *c)
 {
@@ -549,7 +587,7 @@ run_tests (void)
   struct statfs sfs;
   struct stat sst;
   sbx_err err = { 0 };
-  uint64_t id_a = 0, id_b = 0, id_self = 0, k_cg = 0;
+  uint64_t id_a = 0, id_b = 0, id_c = 0, id_self = 0, k_cg = 0;
   uint32_t k_ns = 0;
   size_t n;
   int rc;
@@ -567,7 +605,7 @@ run_tests (void)
   snprintf (cg_b, sizeof cg_b, CG2 "/sbx-test-bpf-%d-b", (int) getpid ());
   snprintf (cg_c, sizeof cg_c, CG2 "/sbx-test-bpf-%d-c", (int) getpid ());
   if (mkdir (cg_a, 0755) < 0 || mkdir (cg_a_sub, 0755) < 0 || mkdir (cg_b, 0755) < 0 || mkdir (cg_c, 0755) < 0
-      || cgroup_ino (cg_a, &id_a) < 0 || cgroup_ino (cg_b, &id_b) < 0)
+      || cgroup_ino (cg_a, &id_a) < 0 || cgroup_ino (cg_b, &id_b) < 0 || cgroup_ino (cg_c, &id_c) < 0)
     {
       printf ("Bail out! create test cgroups under " CG2 ": %s\n", strerror (errno));
       remove_cgroups ();
@@ -663,6 +701,20 @@ run_tests (void)
   drain (b, &es);
   ok (rc == 7 && es.n == 3 && events_match (&es, 7, 0, 0),
       "a sub-cgroup of A is attributed to A's slot 7 (child %d, events %d)", rc, es.n);
+
+#if defined(__x86_64__)
+  sbx_bpf_register (b, id_c, 0, 12, &err);
+  c.cgdir = cg_c;
+  c.body = compat_syscalls;
+  rc = run_child (&c);
+  drain (b, &es);
+  ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
+          && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
+      "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
+      "native init_module's number) is not (child %d, %d events)", rc, es.n);
+  sbx_bpf_unregister (b, id_c, 0, &err);
+  c.body = NULL;
+#endif
 
   c.cgdir = cg_b;
   c.newpid = true;

@@ -6,12 +6,12 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TEST=${SBX_TEST_BPF:-$ROOT/build/test_bpf}
+TEST=${SBX_TEST_BPF:-$ROOT/build/tests/test_bpf}
 KPKG=${SBX_GUEST_KERNEL_PKG:-}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sbx-guest.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-[ -x "$TEST" ] || { echo "guest-check: $TEST not built (make build/test_bpf)" >&2; exit 2; }
+[ -x "$TEST" ] || { echo "guest-check: $TEST not built (make build/tests/test_bpf)" >&2; exit 2; }
 for tool in qemu-system-x86_64 busybox; do
   command -v "$tool" > /dev/null || { echo "guest-check: $tool missing (apt-get install qemu-system-x86 busybox-static)" >&2; exit 2; }
 done

@@ -6,9 +6,9 @@
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
 setup_file () {
-  export HELPER=${SBX_TEST_BPF:-$ROOT/build/test_bpf}
+  export HELPER=${SBX_TEST_BPF:-$ROOT/build/tests/test_bpf}
   if [ ! -x "$HELPER" ]; then
-    make -s -C "$ROOT" -f bpf/bpf.mk build/test_bpf >&2
+    make -s -C "$ROOT" build/tests/test_bpf >&2
   fi
   export PROBE=${SBX_PROBE:-$ROOT/build/sbx-probe}
   if [ ! -x "$PROBE" ]; then

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sbx_bpf.h"
+#include "../bpf/sbx_bpf.h"
 
 #define CG2 "/sys/fs/cgroup/unified"
 /* i386 numbers of the module syscalls, and one that shares a native module syscall's number */

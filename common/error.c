@@ -39,6 +39,8 @@ sbx_wrap (sbx_err *err, const char *fmt, ...)
   vsnprintf (prefix, sizeof prefix, fmt, ap);
   va_end (ap);
   memcpy (old, err->msg, sizeof old);
-  snprintf (err->msg, sizeof err->msg, "%s: %s", prefix, old);
+  /* Truncation is acceptable: the head of the message says what failed. */
+  if (snprintf (err->msg, sizeof err->msg, "%.400s: %.600s", prefix, old) < 0)
+    err->msg[0] = '\0';
   return -1;
 }

@@ -1,0 +1,151 @@
+/* util.c - cleanup helpers, bounded reads and atomic writes. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void
+sbx_freep (void *p)
+{
+  free (*(void **) p);
+}
+
+void
+sbx_closep (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      close (*fd);
+      errno = saved;
+    }
+}
+
+void
+sbx_fclosep (FILE **f)
+{
+  if (*f)
+    fclose (*f);
+}
+
+int
+sbx_read_fd (int fd, size_t max, const char *what, char **out, size_t *len, sbx_err *err)
+{
+  size_t cap = 8192, n = 0;
+  cleanup_free char *buf = malloc (cap + 1);
+
+  if (buf == NULL)
+    return sbx_fail (err, ENOMEM, "read %s", what);
+  for (;;)
+    {
+      ssize_t r;
+
+      if (n == cap)
+        {
+          char *nb;
+          if (cap >= max)
+            return sbx_fail (err, EFBIG, "read %s: larger than %zu bytes", what, max);
+          cap = cap * 2 > max ? max : cap * 2;
+          nb = realloc (buf, cap + 1);
+          if (nb == NULL)
+            return sbx_fail (err, ENOMEM, "read %s", what);
+          buf = nb;
+        }
+      r = read (fd, buf + n, cap - n);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return sbx_fail (err, errno, "read %s", what);
+      if (r == 0)
+        break;
+      n += r;
+    }
+  buf[n] = '\0';
+  *len = n;
+  *out = steal_pointer (&buf);
+  return 0;
+}
+
+int
+sbx_read_file (const char *path, size_t max, char **out, size_t *len, sbx_err *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return sbx_fail (err, errno, "open %s", path);
+  return sbx_read_fd (fd, max, path, out, len, err);
+}
+
+int
+sbx_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t w = write (fd, p, len);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        return -1;
+      p += w;
+      len -= w;
+    }
+  return 0;
+}
+
+int
+sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+                  sbx_err *err)
+{
+  char tmp[256];
+  unsigned char rnd[6];
+  cleanup_close int fd = -1;
+
+  /* A random name created with O_EXCL|O_NOFOLLOW: nothing planted in the bundle directory can redirect it. */
+  if (getrandom (rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
+    return sbx_fail (err, errno, "write %s: no randomness for a temporary name", name);
+  snprintf (tmp, sizeof tmp, ".%s.sbx-%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+            rnd[5]);
+  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return sbx_fail (err, errno, "create temporary file %s", tmp);
+  if (sbx_write_all (fd, data, len) < 0)
+    goto fail;
+  if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
+    goto fail;
+  if (fchmod (fd, mode & 07777) < 0 || fdatasync (fd) < 0)
+    goto fail;
+  if (renameat (dirfd, tmp, dirfd, name) < 0)
+    goto fail;
+  return 0;
+
+fail:
+  {
+    int saved = errno;
+    unlinkat (dirfd, tmp, 0);
+    return sbx_fail (err, saved, "write %s atomically", name);
+  }
+}
+
+int
+sbx_parse_bool (const char *s, bool *out)
+{
+  static const char *yes[] = { "true", "1", "yes", "on" }, *no[] = { "false", "0", "no", "off" };
+
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (yes); i++)
+    {
+      if (strcasecmp (s, yes[i]) == 0)
+        return (*out = true), 0;
+      if (strcasecmp (s, no[i]) == 0)
+        return (*out = false), 0;
+    }
+  return -1;
+}

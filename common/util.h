@@ -1,0 +1,47 @@
+/* util.h - cleanup attributes and small fd helpers shared by every part of sbx. */
+#ifndef SBX_UTIL_H
+#define SBX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+void sbx_freep (void *p);
+void sbx_closep (int *fd);
+void sbx_fclosep (FILE **f);
+
+#define cleanup_free __attribute__ ((cleanup (sbx_freep)))
+#define cleanup_close __attribute__ ((cleanup (sbx_closep)))
+#define cleanup_fclose __attribute__ ((cleanup (sbx_fclosep)))
+
+/* Hand a pointer out of a cleanup variable. */
+#define steal_pointer(pp)                                                                                    \
+  ({                                                                                                         \
+    __typeof__ (*(pp)) _sbx_p = *(pp);                                                                       \
+    *(pp) = NULL;                                                                                            \
+    _sbx_p;                                                                                                  \
+  })
+
+#define SBX_ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
+
+/* Read all of FD (at most MAX bytes; more is an error) into a NUL-terminated buffer.  WHAT names the file in
+   messages. */
+int sbx_read_fd (int fd, size_t max, const char *what, char **out, size_t *len, sbx_err *err);
+
+/* Read a whole file by path, with the same bound. */
+int sbx_read_file (const char *path, size_t max, char **out, size_t *len, sbx_err *err);
+
+int sbx_write_all (int fd, const void *buf, size_t len);
+
+/* Write DATA to DIRFD/NAME atomically: a temporary file in the same directory, fsync, rename over NAME.  MODE,
+   UID and GID are given to the new file (pass (uid_t)-1 to keep the caller's). */
+int sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid,
+                      gid_t gid, sbx_err *err);
+
+/* A string parsed as a boolean the way OCI annotations spell them: true/false/1/0/yes/no. */
+int sbx_parse_bool (const char *s, bool *out);
+
+#endif

@@ -1,0 +1,30 @@
+/* bundle.h - OCI documents on disk (config.json, exec's process.json) read and written back safely. */
+#ifndef SBX_BUNDLE_H
+#define SBX_BUNDLE_H
+
+#include <sys/stat.h>
+
+#include "json.h"
+
+/* Larger than any real spec (seccomp profiles are tens of KiB) and small enough to bound a hostile one. */
+#define SBX_SPEC_MAX (4u << 20)
+
+struct sbx_doc
+{
+  int dirfd;        /* the directory holding the document, opened once */
+  char *name;       /* file name inside dirfd */
+  char *path;       /* for messages */
+  struct stat st;   /* of the file as opened */
+  json_t *root;
+};
+
+/* Open DIR/NAME through DIR's fd: NAME must be a regular file (not a symlink, fifo or device) of at most
+   SBX_SPEC_MAX bytes holding a JSON object. */
+int sbx_doc_open (const char *dir, const char *name, struct sbx_doc *doc, sbx_err *err);
+/* Open a document given by path (its directory is opened the same way). */
+int sbx_doc_open_path (const char *path, struct sbx_doc *doc, sbx_err *err);
+/* Write the document back atomically with the original mode and owner. */
+int sbx_doc_save (struct sbx_doc *doc, sbx_err *err);
+void sbx_doc_close (struct sbx_doc *doc);
+
+#endif

@@ -1,0 +1,8 @@
+/* commands.h - the subcommands of the human CLI `sbx`, each in its own shim/cmd_*.c file. */
+#ifndef SBX_COMMANDS_H
+#define SBX_COMMANDS_H
+
+/* Each takes the arguments from its own name on (argv[0] is the subcommand) and returns the exit status. */
+int sbx_cmd_version (int argc, char **argv);
+
+#endif

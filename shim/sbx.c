@@ -1,0 +1,51 @@
+/* sbx.c - the human CLI: a table of subcommands, each a thin file over the library. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "runtime.h"
+
+static const struct
+{
+  const char *name;
+  int (*fn) (int argc, char **argv);
+  const char *help;
+} commands[] = {
+  { "version", sbx_cmd_version, "print sbx's version" },
+};
+
+int
+sbx_cmd_version (int argc, char **argv)
+{
+  (void) argc;
+  (void) argv;
+  printf ("sbx version %s (commit %s, policy %s)\n", SBX_VERSION, SBX_COMMIT, SBX_POLICY_VERSION);
+  return 0;
+}
+
+static int
+usage (FILE *out)
+{
+  fprintf (out, "usage: sbx COMMAND [ARGS...]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].help);
+  fprintf (out, "\nThe engine-facing runtime is sbx-runtime (runc's command line).\n");
+  return out == stdout ? 0 : 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    return usage (stderr);
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    return usage (stdout);
+  if (strcmp (argv[1], "--version") == 0)
+    return sbx_cmd_version (argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].fn (argc - 1, argv + 1);
+  fprintf (stderr, "sbx: unknown command '%s' (see sbx --help)\n", argv[1]);
+  return 2;
+}

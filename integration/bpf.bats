@@ -25,9 +25,14 @@ setup () {
   CGB=/sys/fs/cgroup/unified/sbx-bats-bpf-$$-b
   mkdir "$CGA" "$CGB"
   WATCH_PID=
+  CONTAINERS=()
 }
 
 teardown () {
+  local c d
+  for c in "${CONTAINERS[@]}"; do
+    for d in runc crun; do "$d" --root "$TMP/root" delete --force "$c" > /dev/null 2>&1 || true; done
+  done
   if [ -n "$WATCH_PID" ]; then
     kill -TERM "$WATCH_PID" 2>/dev/null || true
     wait "$WATCH_PID" 2>/dev/null || true
@@ -117,10 +122,11 @@ stop_watch () {
   stop_watch
   show "$TMP/watch.out"
   cga_id=$(stat -c %i "$CGA")
+  host_pidns=$(stat -L -c %i /proc/self/ns/pid)
   run grep -c '^event ' "$TMP/watch.out"
   [ "$output" = 1 ]
   run grep '^event ' "$TMP/watch.out"
-  [ "$output" = "event kind=sys_exit action=observed slot=3 syscall=finit_module ret=-1 cgroup=$cga_id comm=sbx-probe module=-" ]
+  [ "$output" = "event kind=sys_exit action=observed slot=3 syscall=finit_module ret=-1 cgroup=$cga_id pidns=$host_pidns comm=sbx-probe module=-" ]
   grep -qx 'count 3 1' "$TMP/watch.out"
   # The host's mount table did not gain a bpffs.
   [ "$(grep -c ' - bpf ' /proc/self/mountinfo || true)" = "$mounts_before" ]
@@ -153,4 +159,48 @@ run_twice_in_one_namespace () {
   grep -qx 'count 5 2' "$TMP/w2.out"
   grep -qx link_sys_exit "$TMP/pins"
   grep -qx sbx_counts "$TMP/pins"
+}
+
+# A busybox bundle whose process is the probe; sbx-runtime hardens it (module syscalls -> EPERM) on create.
+make_bundle () {
+  mkdir -p "$TMP/root" "$TMP/bundle/rootfs/bin"
+  cp /bin/busybox "$PROBE" "$TMP/bundle/rootfs/bin/"
+  (cd "$TMP/bundle" && runc spec)
+  jq '.process.terminal=false | .root.readonly=true | .process.args=["/bin/sbx-probe","finit_module"]' \
+    "$TMP/bundle/config.json" > "$TMP/config.json"
+  mv "$TMP/config.json" "$TMP/bundle/config.json"
+}
+
+@test "a container started by sbx-runtime is attributed through its init pid's keys (runc and crun)" {
+  SBX_RT=$ROOT/bin/sbx-runtime
+  [ -x "$SBX_RT" ] || make -s -C "$ROOT" bin/sbx-runtime
+  export SBX_CONFIG=/nonexistent/sbx.json
+  make_bundle
+  slot=4
+  for d in runc crun; do
+    id=sbx-bpf-$d-$$
+    CONTAINERS+=("$id")
+    SBX_RUNTIME=$d "$SBX_RT" --root "$TMP/root" create --bundle "$TMP/bundle" --pid-file "$TMP/$d.pid" "$id" \
+      > "$TMP/$d.ctr" 2>&1
+    pid=$(cat "$TMP/$d.pid")
+    # What the watcher does at create: both keys from the container's init pid.
+    cg_id=$(stat -c %i "/sys/fs/cgroup/unified$(sed -n 's/^0:://p' "/proc/$pid/cgroup")")
+    pidns=$(stat -L -c %i "/proc/$pid/ns/pid")
+    [ "$pidns" != "$(stat -L -c %i /proc/self/ns/pid)" ]
+    start_watch "$TMP/$d.watch" "pid:$pid" "$slot"
+    SBX_RUNTIME=$d "$SBX_RT" --root "$TMP/root" start "$id"
+    for _ in $(seq 100); do
+      [ "$("$d" --root "$TMP/root" state "$id" | jq -r .status)" = stopped ] && break
+      sleep 0.05
+    done
+    stop_watch
+    show "$TMP/$d.ctr"
+    show "$TMP/$d.watch"
+    [ "$(cat "$TMP/$d.ctr")" = "finit_module 1 EPERM" ]
+    [ "$(grep -c '^event ' "$TMP/$d.watch")" = 1 ]
+    [ "$(grep '^event ' "$TMP/$d.watch")" = "event kind=sys_exit action=observed slot=$slot syscall=finit_module ret=-1 cgroup=$cg_id pidns=$pidns comm=sbx-probe module=-" ]
+    grep -qx "count $slot 1" "$TMP/$d.watch"
+    "$d" --root "$TMP/root" delete --force "$id"
+    slot=$((slot + 1))
+  done
 }

@@ -93,10 +93,10 @@ print_event (FILE *out, const struct sbx_bpf_event *e)
 {
   const char *sc = sbx_bpf_syscall_name (e->syscall_nr);
 
-  fprintf (out, "event kind=%s action=%s slot=%d syscall=%s ret=%d cgroup=%" PRIu64 " comm=%s module=%s\n",
+  fprintf (out, "event kind=%s action=%s slot=%d syscall=%s ret=%d cgroup=%" PRIu64 " pidns=%u comm=%s module=%s\n",
            sbx_bpf_kind_name (e->kind), sbx_bpf_action_name (e->action),
            e->slot == SBX_BPF_SLOT_NONE ? -1 : (int) e->slot, sc ? sc : "-", e->ret, (uint64_t) e->cgroup_id,
-           e->comm, e->module[0] ? e->module : "-");
+           e->pidns_ino, e->comm, e->module[0] ? e->module : "-");
   fflush (out);
 }
 
@@ -156,7 +156,7 @@ print_cb (void *ctx, const struct sbx_bpf_event *e)
   return 0;
 }
 
-/* watch PIN_DIR [CGDIR SLOT]...: what a watcher does (syscalls mode), printing each event until SIGTERM, then
+/* watch PIN_DIR [CGDIR|pid:PID SLOT]...: what a watcher does (pid: registers the keys of a container's init) (syscalls mode), printing each event until SIGTERM, then
    "count SLOT N" for each registered slot.  "ready" once attached. */
 static int
 mode_watch (int argc, char **argv)
@@ -174,8 +174,11 @@ mode_watch (int argc, char **argv)
     }
   for (int i = 3; i + 1 < argc; i += 2)
     {
-      uint64_t id;
-      if (cgroup_ino (argv[i], &id) < 0 || sbx_bpf_register (b, id, 0, atoi (argv[i + 1]), &err) < 0)
+      uint64_t id = 0;
+      uint32_t ns = 0;
+      int rc = strncmp (argv[i], "pid:", 4) == 0 ? sbx_bpf_task_keys (atoi (argv[i] + 4), &id, &ns, &err)
+                                                 : cgroup_ino (argv[i], &id);
+      if (rc < 0 || sbx_bpf_register (b, id, ns, atoi (argv[i + 1]), &err) < 0)
         {
           fprintf (stderr, "register %s: %s\n", argv[i], err.msg[0] ? err.msg : strerror (errno));
           return 1;
@@ -791,7 +794,7 @@ main (int argc, char **argv)
     return mode_watch (argc, argv);
   if (argc > 1)
     {
-      fprintf (stderr, "usage: test_bpf [report [--syscalls] | watch PIN_DIR [CGDIR SLOT]... | seccomp-exec CGDIR CMD...]\n");
+      fprintf (stderr, "usage: test_bpf [report [--syscalls] | watch PIN_DIR [CGDIR|pid:PID SLOT]... | seccomp-exec CGDIR CMD...]\n");
       return 2;
     }
   if (geteuid () != 0)

@@ -601,8 +601,13 @@ run_tests (void)
       printf ("Bail out! private mount namespace: %s\n", strerror (errno));
       return 1;
     }
-  while (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && umount2 ("/sys/fs/bpf", MNT_DETACH) == 0)
-    ;
+  /* A bpffs the host has on /sys/fs/bpf is detached from this namespace only, so the loader mounts its own. */
+  while (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+    if (umount2 ("/sys/fs/bpf", MNT_DETACH) < 0)
+      {
+        printf ("Bail out! cannot detach the host's /sys/fs/bpf in a private namespace: %s\n", strerror (errno));
+        return 1;
+      }
   snprintf (cg_a, sizeof cg_a, CG2 "/sbx-test-bpf-%d-a", (int) getpid ());
   snprintf (cg_a_sub, sizeof cg_a_sub, "%s/sub", cg_a);
   snprintf (cg_b, sizeof cg_b, CG2 "/sbx-test-bpf-%d-b", (int) getpid ());

@@ -295,6 +295,31 @@ probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
     snprintf (st->reason, sizeof st->reason, "could not confirm \"bpf\" in the active LSM list (securityfs not mounted)");
 }
 
+/* Hook H did not load now.  If it is off, drop the link an earlier watcher pinned (it would run behind the
+   report's back).  If it is wanted, a pinned link means the earlier program still enforces with the same maps:
+   keep it rather than fail open over what may be a passing error, and say so. */
+static void
+keep_or_drop_pin (struct sbx_bpf *b, int h)
+{
+  struct sbx_bpf_hook_status *st = &b->st[h];
+  char *p = pin_path (b->pin_dir, hooks[h].pin);
+  char why[sizeof st->reason];
+
+  if (p == NULL)
+    return;
+  if (!st->wanted)
+    unlink (p);
+  else if (access (p, F_OK) == 0)
+    {
+      snprintf (why, sizeof why, "%s", st->reason);
+      snprintf (st->reason, sizeof st->reason, "kept the link an earlier watcher pinned; reloading failed: %.200s",
+                why);
+      st->loaded = true;
+      st->error = 0;
+    }
+  free (p);
+}
+
 static int
 on_sample (void *ctx, void *data, size_t size)
 {
@@ -379,14 +404,8 @@ sbx_bpf_open (struct sbx_bpf **out, const struct sbx_bpf_opts *o, sbx_err *err)
         probe_hook (b, h, vmlinux);
       else
         snprintf (b->st[h].reason, sizeof b->st[h].reason, "opt-in: syscalls mode is off");
-      /* A pin left for a hook that is now off or broken would keep it running behind the report's back. */
       if (!b->st[h].loaded && b->pin_dir)
-        {
-          char *p = pin_path (b->pin_dir, hooks[h].pin);
-          if (p)
-            unlink (p);
-          free (p);
-        }
+        keep_or_drop_pin (b, h);
     }
   btf__free (vmlinux);
 

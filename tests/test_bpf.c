@@ -487,7 +487,7 @@ count_kind (const struct events *es, uint32_t kind, uint32_t slot, uint32_t acti
 }
 
 /* The refusals themselves: only where the kernel lets lsm/ programs load (not this project's usual host,
-   where they skip with the loader's reason; see the qemu check in bpf/README). */
+   where they skip with the loader's reason; see bpf/README.md, make bpf-guest-check). */
 static void
 lsm_tests (struct sbx_bpf *b, uint64_t id_b)
 {

@@ -47,7 +47,7 @@ mount -t tmpfs cgroup /sys/fs/cgroup
 mkdir /sys/fs/cgroup/unified
 mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 [ -e /work/dummy.ko ] && export SBX_TEST_BPF_MODULE=/work/dummy.ko
-echo "# guest kernel $(uname -r), LSMs: $(cat /sys/kernel/security/lsm)"
+echo; echo "# guest kernel $(uname -r), LSMs: $(cat /sys/kernel/security/lsm)"
 /work/test_bpf
 echo "guest-exit $?"
 poweroff -f

@@ -20,7 +20,7 @@ char LICENSE[] SEC ("license") = "GPL";
 #define NR_INIT_MODULE 175
 #define NR_DELETE_MODULE 176
 #define NR_FINIT_MODULE 313
-#define SYSCALL_NR(regs) BPF_CORE_READ (regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax) /* tp_btf: a direct, BTF-checked load; no helper call per syscall */
 /* 32-bit (int 0x80 / ia32) callers use other numbers, and 175 is their rt_sigprocmask: tell them apart by
    the task's TS_COMPAT status bit. */
 #define HAVE_COMPAT 1
@@ -32,7 +32,7 @@ char LICENSE[] SEC ("license") = "GPL";
 #define NR_INIT_MODULE 105
 #define NR_DELETE_MODULE 106
 #define NR_FINIT_MODULE 273
-#define SYSCALL_NR(regs) BPF_CORE_READ (regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "sbx.bpf.c: syscall numbers unknown for this architecture"
 #endif

@@ -194,7 +194,7 @@ BPF_PROG (sbx_lsm_read_file, struct file *file, enum kernel_read_file_id id, boo
 
   if (ret != 0)
     return keep_refusal (ret);
-  if (id != READING_MODULE)
+  if (id != bpf_core_enum_value (enum kernel_read_file_id, READING_MODULE))
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)
@@ -219,7 +219,7 @@ BPF_PROG (sbx_lsm_load_data, enum kernel_load_data_id id, bool contents, int ret
 
   if (ret != 0)
     return keep_refusal (ret);
-  if (id != LOADING_MODULE)
+  if (id != bpf_core_enum_value (enum kernel_load_data_id, LOADING_MODULE))
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)

@@ -317,6 +317,26 @@ lsm_syscalls (void)
   return mask;
 }
 
+#define FLOOD 2500 /* more refusals than the 256 KiB ring buffer holds (128-byte events) */
+
+static int
+flood (void)
+{
+  int n = 0;
+
+  for (int i = 0; i < FLOOD; i++)
+    n += syscall (SYS_delete_module, "sbx_test_dummy", O_NONBLOCK) < 0 && errno == EPERM;
+  return n == FLOOD ? 0 : 1;
+}
+
+static int
+tally_cb (void *ctx, const struct sbx_bpf_event *e)
+{
+  (void) e;
+  ++*(int *) ctx;
+  return 0;
+}
+
 #if defined(__x86_64__)
 /* A 32-bit syscall from this 64-bit process (needs CONFIG_IA32_EMULATION; seccomp sees AUDIT_ARCH_I386). */
 static long
@@ -578,35 +598,25 @@ module_load_test (struct sbx_bpf *b)
       es.n);
 }
 
-static int
-run_tests (void)
-{
-  const char *pin = SBX_BPF_PIN_DIR;
-  struct sbx_bpf_opts o = { .pin_dir = pin, .syscalls_mode = true };
-  const struct sbx_bpf_hook_status *st;
-  struct sbx_bpf *b = NULL;
-  struct child_opts c = { 0 };
-  struct events es;
-  struct statfs sfs;
-  struct stat sst;
-  sbx_err err = { 0 };
-  uint64_t id_a = 0, id_b = 0, id_c = 0, id_self = 0, k_cg = 0;
-  uint32_t k_ns = 0;
-  size_t n;
-  int rc;
+static uint64_t id_a, id_b, id_c;
 
-  /* Private mount namespace: the loader mounts its bpffs here, never on the host. */
+/* Private mount namespace (the loader mounts its bpffs here, never on the host) and the test's cgroups. */
+static int
+setup_world (void)
+{
+  struct statfs sfs;
+
   if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     {
       printf ("Bail out! private mount namespace: %s\n", strerror (errno));
-      return 1;
+      return -1;
     }
   /* A bpffs the host has on /sys/fs/bpf is detached from this namespace only, so the loader mounts its own. */
   while (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
     if (umount2 ("/sys/fs/bpf", MNT_DETACH) < 0)
       {
         printf ("Bail out! cannot detach the host's /sys/fs/bpf in a private namespace: %s\n", strerror (errno));
-        return 1;
+        return -1;
       }
   snprintf (cg_a, sizeof cg_a, CG2 "/sbx-test-bpf-%d-a", (int) getpid ());
   snprintf (cg_a_sub, sizeof cg_a_sub, "%s/sub", cg_a);
@@ -617,81 +627,86 @@ run_tests (void)
     {
       printf ("Bail out! create test cgroups under " CG2 ": %s\n", strerror (errno));
       remove_cgroups ();
-      return 1;
+      return -1;
     }
+  return 0;
+}
 
-  rc = sbx_bpf_open (&b, &o, &err);
-  ok (rc == 0, "sbx_bpf_open with pins under %s and syscalls mode%s%s", pin, rc ? ": " : "", rc ? err.msg : "");
-  if (rc < 0)
-    {
-      printf ("Bail out! cannot load anything\n");
-      remove_cgroups ();
-      return 1;
-    }
-  ok (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && stat ("/sys/fs/bpf/sbx/sbx_counts", &sst) == 0,
-      "loader mounted bpffs on /sys/fs/bpf (private ns) and pinned its maps there");
+/* The report is exact for this host: which hooks are live, which are not and why, which have pins. */
+static void
+probe_tests (struct sbx_bpf *b, const char *pin)
+{
+  static const char *const links[] = { "link_lsm_read_file", "link_lsm_load_data", "link_lsm_module_request",
+                                       "link_tp_module_load", "link_tp_module_request", "link_sys_exit" };
+  static const char no_modules[] = "does not exist (kernel built without CONFIG_MODULES)";
+  const struct sbx_bpf_hook_status *st;
+  size_t n = sbx_bpf_hooks (b, &st);
+  bool consistent = n == 6, pins = n == 6;
+  char want3[128], want4[128];
+  struct stat sst;
 
-  n = sbx_bpf_hooks (b, &st);
   sbx_bpf_report (b, stdout, "# ");
-  {
-    bool consistent = n == 6;
-    for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n && i < 6; i++)
+    {
+      char path[128];
       consistent &= st[i].wanted && (st[i].loaded ? st[i].error == 0 : st[i].error != 0 && st[i].reason[0] != '\0');
-    ok (consistent, "6 hooks, each either live or unavailable with an errno and a reason");
-  }
+      snprintf (path, sizeof path, "%s/%s", pin, links[i]);
+      pins &= (stat (path, &sst) == 0) == st[i].loaded;
+    }
+  ok (consistent, "6 hooks, each either live or unavailable with an errno and a reason");
   ok (n == 6 && strcmp (st[5].name, "tp_btf/sys_exit") == 0 && st[5].loaded,
       "tp_btf/sys_exit loads and attaches here (host notes: tp_btf works)");
+  snprintf (want3, sizeof want3, "tracepoint module:module_load %s", no_modules);
+  snprintf (want4, sizeof want4, "tracepoint module:module_request %s", no_modules);
   if (access ("/proc/modules", F_OK) < 0)
-    ok (n == 6 && !st[3].loaded && st[3].error == ENOENT
-            && strcmp (st[3].reason, "tracepoint module:module_load does not exist (kernel built without CONFIG_MODULES)") == 0
-            && !st[4].loaded && st[4].error == ENOENT
-            && strcmp (st[4].reason, "tracepoint module:module_request does not exist (kernel built without CONFIG_MODULES)") == 0,
+    ok (n == 6 && !st[3].loaded && st[3].error == ENOENT && strcmp (st[3].reason, want3) == 0 && !st[4].loaded
+            && st[4].error == ENOENT && strcmp (st[4].reason, want4) == 0,
         "module tracepoints reported missing because CONFIG_MODULES is off");
   else
     ok (n == 6 && st[3].loaded && st[4].loaded, "module tracepoints live on a kernel with modules");
-  {
-    static const char *const links[] = { "link_lsm_read_file", "link_lsm_load_data", "link_lsm_module_request",
-                                         "link_tp_module_load", "link_tp_module_request", "link_sys_exit" };
-    bool match = n == 6;
-    for (size_t i = 0; i < n && i < 6; i++)
-      {
-        char path[128];
-        snprintf (path, sizeof path, "%s/%s", pin, links[i]);
-        match &= (stat (path, &sst) == 0) == st[i].loaded;
-      }
-    ok (match, "each live hook, and only those, has a pinned link");
-  }
+  ok (pins, "each live hook, and only those, has a pinned link");
+}
 
-  rc = sbx_bpf_task_keys (getpid (), &k_cg, &k_ns, &err);
-  {
-    char path[600];
-    uint64_t own_cg = 0;
-    FILE *f = fopen ("/proc/self/cgroup", "re");
-    char line[512] = "";
-    while (f && fgets (line, sizeof line, f) && strncmp (line, "0::", 3) != 0)
-      ;
-    if (f)
-      fclose (f);
-    line[strcspn (line, "\n")] = '\0';
-    snprintf (path, sizeof path, CG2 "%s", strcmp (line + 3, "/") == 0 ? "" : line + 3);
-    cgroup_ino (path, &own_cg);
-    id_self = own_cg;
-    stat ("/proc/self/ns/pid", &sst);
-    ok (rc == 0 && k_cg == own_cg && k_ns == (uint32_t) sst.st_ino,
-        "sbx_bpf_task_keys(self) = inode of our cgroup2 dir (%" PRIu64 ") and of /proc/self/ns/pid (%u)", k_cg, k_ns);
-  }
+static void
+keys_tests (struct sbx_bpf *b)
+{
+  char path[600], line[512] = "";
+  uint64_t own_cg = 0, k_cg = 0;
+  uint32_t k_ns = 0;
+  struct stat sst;
+  sbx_err err = { 0 };
+  FILE *f = fopen ("/proc/self/cgroup", "re");
+  int rc = sbx_bpf_task_keys (getpid (), &k_cg, &k_ns, &err);
+
+  while (f && fgets (line, sizeof line, f) && strncmp (line, "0::", 3) != 0)
+    ;
+  if (f)
+    fclose (f);
+  line[strcspn (line, "\n")] = '\0';
+  snprintf (path, sizeof path, CG2 "%s", strcmp (line + 3, "/") == 0 ? "" : line + 3);
+  cgroup_ino (path, &own_cg);
+  stat ("/proc/self/ns/pid", &sst);
+  ok (rc == 0 && k_cg == own_cg && k_ns == (uint32_t) sst.st_ino,
+      "sbx_bpf_task_keys(self) = inode of our cgroup2 dir (%" PRIu64 ") and of /proc/self/ns/pid (%u)", k_cg, k_ns);
   err.code = 0;
-  ok (sbx_bpf_register (b, id_self, 0, 1, &err) < 0 && err.code == EINVAL,
+  ok (sbx_bpf_register (b, own_cg, 0, 1, &err) < 0 && err.code == EINVAL,
       "registering our own cgroup (or an ancestor) is refused with EINVAL");
   err.code = 0;
   ok (sbx_bpf_register (b, id_a, 0, SBX_BPF_MAX_SLOTS, &err) < 0 && err.code == EINVAL,
       "slot %d (not below SBX_BPF_MAX_SLOTS) is refused with EINVAL", SBX_BPF_MAX_SLOTS);
+}
 
-  rc = sbx_bpf_register (b, id_a, 0, 7, &err);
+/* sys_exit mode: who gets attributed, and what is left out. */
+static void
+attribution_tests (struct sbx_bpf *b)
+{
+  struct child_opts c = { .cgdir = cg_a };
+  struct events es;
+  sbx_err err = { 0 };
+  int rc = sbx_bpf_register (b, id_a, 0, 7, &err);
+
   ok (rc == 0, "register cgroup A as slot 7%s%s", rc ? ": " : "", rc ? err.msg : "");
   drain (b, &es);
-
-  c.cgdir = cg_a;
   rc = run_child (&c);
   drain (b, &es);
   ok (rc == 7 && es.n == 3 && events_match (&es, 7, id_a, 0),
@@ -710,20 +725,6 @@ run_tests (void)
   ok (rc == 7 && es.n == 3 && events_match (&es, 7, 0, 0),
       "a sub-cgroup of A is attributed to A's slot 7 (child %d, events %d)", rc, es.n);
 
-#if defined(__x86_64__)
-  sbx_bpf_register (b, id_c, 0, 12, &err);
-  c.cgdir = cg_c;
-  c.body = compat_syscalls;
-  rc = run_child (&c);
-  drain (b, &es);
-  ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
-          && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
-      "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
-      "native init_module's number) is not (child %d, %d events)", rc, es.n);
-  sbx_bpf_unregister (b, id_c, 0, &err);
-  c.body = NULL;
-#endif
-
   c.cgdir = cg_b;
   c.newpid = true;
   c.before = register_pidns_cb;
@@ -734,21 +735,72 @@ run_tests (void)
       "pid namespace key: a task of cgroup B in a registered pid namespace is attributed to slot 9 (child %d, "
       "events %d)", rc, es.n);
   sbx_bpf_unregister (b, 0xfffffffffff0ull, 0, &err);
-  memset (&c, 0, sizeof c);
 
   ok (sbx_bpf_register (b, id_a, 0, 7, &err) == 0 && count_of (b, 7) == 6,
       "re-registering the same cgroup in the same slot keeps its counter (6)");
   ok (sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8, "foreach lists cgroup A in slot 7");
+}
+
+/* 32-bit callers, and more events than the ring buffer holds (slot 12, cgroup C). */
+static void
+edge_tests (struct sbx_bpf *b)
+{
+  struct child_opts c = { .cgdir = cg_c };
+  sbx_err err = { 0 };
+  uint64_t before = sbx_bpf_dropped (b);
+  int rc, got = 0;
+
+#if defined(__x86_64__)
+  struct events es;
+
+  sbx_bpf_register (b, id_c, 0, 12, &err);
+  c.body = compat_syscalls;
+  rc = run_child (&c);
+  drain (b, &es);
+  ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
+          && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
+      "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
+      "native init_module's number) is not (child %d, %d events)", rc, es.n);
+  sbx_bpf_unregister (b, id_c, 0, &err);
+#endif
+
+  sbx_bpf_register (b, id_c, 0, 12, &err);
+  c.body = flood;
+  rc = run_child (&c);
+  while (sbx_bpf_poll (b, 50, tally_cb, &got) > 0)
+    ;
+  ok (rc == 0 && count_of (b, 12) == FLOOD && sbx_bpf_dropped (b) > before
+          && got + (int) (sbx_bpf_dropped (b) - before) == FLOOD,
+      "a flood overflows the ring buffer: the counter still has all %d, received + dropped = %d + %d", FLOOD, got,
+      (int) (sbx_bpf_dropped (b) - before));
+  sbx_bpf_unregister (b, id_c, 0, &err);
+}
+
+/* Close and reopen on the same pins: what a watcher restart keeps, and what switching modes changes. */
+static struct sbx_bpf *
+restart_tests (struct sbx_bpf *b, struct sbx_bpf_opts *o)
+{
+  const struct sbx_bpf_hook_status *st;
+  struct child_opts c = { .cgdir = cg_a };
+  struct events es;
+  struct stat sst;
+  sbx_err err = { 0 };
+  size_t n;
+  int rc;
 
   /* The pinned link keeps recording with no loader process. */
   sbx_bpf_close (b);
   b = NULL;
-  c.cgdir = cg_a;
-  rc = run_child (&c);
-  rc = sbx_bpf_open (&b, &o, &err);
-  ok (rc == 0 && count_of (b, 7) == 9 && sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8,
+  run_child (&c);
+  rc = sbx_bpf_open (&b, o, &err);
+  if (rc < 0)
+    {
+      printf ("Bail out! reopen on the pins: %s\n", err.msg);
+      return NULL;
+    }
+  ok (count_of (b, 7) == 9 && sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8,
       "after close, the pinned hook still counted a refusal; reopen finds registration and counter 9 (got %d)",
-      rc == 0 ? count_of (b, 7) : -1);
+      count_of (b, 7));
   drain (b, &es);
   ok (es.n == 3 && events_match (&es, 7, id_a, 0),
       "events emitted while no loader was running wait in the pinned ring buffer (%d)", es.n);
@@ -759,16 +811,56 @@ run_tests (void)
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 9, "after unregister: no event, counter unchanged (%d events)", es.n);
 
   sbx_bpf_close (b);
-  o.syscalls_mode = false;
-  rc = sbx_bpf_open (&b, &o, &err);
-  n = rc == 0 ? sbx_bpf_hooks (b, &st) : 0;
-  ok (rc == 0 && n == 6 && !st[5].wanted && !st[5].loaded && stat ("/sys/fs/bpf/sbx/link_sys_exit", &sst) < 0,
+  o->syscalls_mode = false;
+  if (sbx_bpf_open (&b, o, &err) < 0)
+    {
+      printf ("Bail out! reopen without syscalls mode: %s\n", err.msg);
+      return NULL;
+    }
+  n = sbx_bpf_hooks (b, &st);
+  ok (n == 6 && !st[5].wanted && !st[5].loaded && stat ("/sys/fs/bpf/sbx/link_sys_exit", &sst) < 0,
       "reopen without syscalls mode: sys_exit off and its pinned link removed");
   sbx_bpf_register (b, id_a, 0, 7, &err);
   rc = run_child (&c);
   drain (b, &es);
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 0,
       "syscalls mode off: nothing recorded (%d events); registering anew reset slot 7 to 0", es.n);
+  return b;
+}
+
+static int
+run_tests (void)
+{
+  const char *pin = SBX_BPF_PIN_DIR;
+  struct sbx_bpf_opts o = { .pin_dir = pin, .syscalls_mode = true };
+  struct sbx_bpf *b = NULL;
+  struct statfs sfs;
+  struct stat sst;
+  sbx_err err = { 0 };
+  int rc;
+
+  if (setup_world () < 0)
+    return 1;
+  rc = sbx_bpf_open (&b, &o, &err);
+  ok (rc == 0, "sbx_bpf_open with pins under %s and syscalls mode%s%s", pin, rc ? ": " : "", rc ? err.msg : "");
+  if (rc < 0)
+    {
+      printf ("Bail out! cannot load anything\n");
+      remove_cgroups ();
+      return 1;
+    }
+  ok (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && stat ("/sys/fs/bpf/sbx/sbx_counts", &sst) == 0,
+      "loader mounted bpffs on /sys/fs/bpf (private ns) and pinned its maps there");
+  probe_tests (b, pin);
+  keys_tests (b);
+  attribution_tests (b);
+  edge_tests (b);
+  b = restart_tests (b, &o);
+  if (b == NULL)
+    {
+      remove_cgroups ();
+      return 1;
+    }
   lsm_tests (b, id_b);
   module_load_test (b);
   sbx_bpf_close (b);
@@ -776,7 +868,6 @@ run_tests (void)
   rc = sbx_bpf_unpin (pin, &err);
   ok (rc == 0 && stat (pin, &sst) < 0 && errno == ENOENT, "sbx_bpf_unpin removes %s%s%s", pin, rc ? ": " : "",
       rc ? err.msg : "");
-
   o.pin_dir = NULL;
   rc = sbx_bpf_open (&b, &o, &err);
   ok (rc == 0 && stat (pin, &sst) < 0, "open without a pin dir pins nothing");

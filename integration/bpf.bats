@@ -6,6 +6,10 @@
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
 setup_file () {
+  # crun needs the hybrid-cgroup step the project's own host preparation does (idempotent).
+  if [ -x "$ROOT/hack/prepare-host.sh" ]; then
+    "$ROOT/hack/prepare-host.sh" >&2
+  fi
   export HELPER=${SBX_TEST_BPF:-$ROOT/build/tests/test_bpf}
   if [ ! -x "$HELPER" ]; then
     make -s -C "$ROOT" build/tests/test_bpf >&2

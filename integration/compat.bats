@@ -37,7 +37,7 @@ same() {
 		# Commands that change the container: through sbx, checked by the delegate.
 		sbx_rt "$d" start "$id"
 		[ "$(plain "$d" state "$id" | jq -r .status)" = running ]
-		same "$d" ps "$id"
+		same "$d" ps --format json "$id" # the table has a live CPU% column
 		same "$d" start "$id" # refused by both: already running
 		sbx_rt "$d" pause "$id"
 		[ "$(plain "$d" state "$id" | jq -r .status)" = paused ]

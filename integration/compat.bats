@@ -133,3 +133,28 @@ same() {
 	[ "$status" -eq 0 ] || { show; false; }
 	expect_line "finit_module 1 EPERM"
 }
+
+@test "--criu, --rootless and --systemd-cgroup reach the delegate" {
+	run sbx_rt runc --criu /usr/sbin/criu --rootless false run --bundle "$T/bundle" "$(new_id flags)"
+	[ "$status" -eq 0 ] || { show; false; }
+	expect_line "finit_module 1 EPERM"
+	# No systemd on this host: runc refuses --systemd-cgroup exactly as it does without sbx.
+	bundle_reset
+	same runc --systemd-cgroup run --bundle "$T/bundle" "$(new_id sd)"
+}
+
+@test "the rewrite keeps config.json's mode and owner" {
+	chmod 0640 "$T/bundle/config.json"
+	chown 65534:65534 "$T/bundle/config.json"
+	run sbx_rt crun run --bundle "$T/bundle" "$(new_id mode)"
+	[ "$status" -eq 0 ] || { show; false; }
+	[ "$(stat -c '%a %u %g' "$T/bundle/config.json")" = "640 65534 65534" ]
+	grep -q run.sbx.policy "$T/bundle/config.json"
+}
+
+@test "make install honours PREFIX and DESTDIR" {
+	make -C "$REPO" -s install PREFIX=/opt/sbx DESTDIR="$T/dest" >/dev/null
+	[ -x "$T/dest/opt/sbx/bin/sbx-runtime" ] && [ -x "$T/dest/opt/sbx/bin/sbx" ]
+	run "$T/dest/opt/sbx/bin/sbx-runtime" --version
+	[[ "${lines[0]}" == "sbx-runtime version "* ]]
+}

@@ -9,21 +9,8 @@ ROUNDS=${BENCH_ROUNDS:-5}
 RUNS=${BENCH_RUNS:-20}
 command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (hack/install-deps.sh)" >&2; exit 1; }
 hack/prepare-host.sh >/dev/null
-d=$(mktemp -d /tmp/sbx-bench.XXXXXX)
-cleanup() {
-	for rt in runc crun; do
-		for c in $("$rt" --root "$d/root" list -q 2>/dev/null); do "$rt" --root "$d/root" delete --force "$c" >/dev/null 2>&1; done
-	done
-	rm -rf "$d"
-}
-trap cleanup EXIT
-
-mkdir -p "$d/bundle/rootfs/bin" "$d/root"
-cp /bin/busybox "$d/bundle/rootfs/bin/"
-ln -s busybox "$d/bundle/rootfs/bin/true"
-(cd "$d/bundle" && runc spec)
-jq '.process.terminal=false | .root.readonly=true | .process.args=["/bin/true"]' "$d/bundle/config.json" >"$d/c" &&
-	mv "$d/c" "$d/bundle/config.json"
+. hack/lib.sh
+sbx_scratch_bundle '["/bin/true"]'
 # Harden once so both sides start the same spec: the difference measured is sbx's own work per start.
 SBX_RUNTIME=runc "$REPO/bin/sbx-runtime" --root "$d/root" run --bundle "$d/bundle" warm >/dev/null
 

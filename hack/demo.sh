@@ -4,21 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-d=$(mktemp -d /tmp/sbx-demo.XXXXXX)
-cleanup() {
-	for rt in runc crun; do
-		for c in $("$rt" --root "$d/root" list -q 2>/dev/null); do "$rt" --root "$d/root" delete --force "$c" >/dev/null 2>&1; done
-	done
-	rm -rf "$d"
-}
-trap cleanup EXIT
+. hack/lib.sh
 hack/prepare-host.sh >/dev/null
-
-mkdir -p "$d/bundle/rootfs/bin" "$d/root"
-cp /bin/busybox build/sbx-probe "$d/bundle/rootfs/bin/"
-(cd "$d/bundle" && runc spec)
-jq '.process.terminal=false | .root.readonly=true | .process.args=["/bin/sbx-probe","modules","nnp"]' \
-	"$d/bundle/config.json" >"$d/config.json"
+sbx_scratch_bundle '["/bin/sbx-probe","modules","nnp"]'
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 delegate=$(command -v crun || command -v runc)

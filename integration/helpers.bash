@@ -91,3 +91,8 @@ log_has() {
 	jq -s -e --arg l "$2" --arg re "$3" 'map(select(.level==$l and (.msg|test($re)))) | length > 0' "$1" >/dev/null ||
 		{ echo "no $2 line matching /$3/ in $1:"; cat "$1"; return 1; }
 }
+
+# expect_modules_eperm: the probe's three module syscalls were each refused with EPERM.
+expect_modules_eperm() {
+	expect_line "finit_module 1 EPERM" && expect_line "init_module 1 EPERM" && expect_line "delete_module 1 EPERM"
+}

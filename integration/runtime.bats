@@ -15,9 +15,7 @@ teardown() { sbx_teardown; }
 		bundle_reset
 		run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id sbx-$d)"
 		[ "$status" -eq 0 ] || { show; false; }
-		expect_line "finit_module 1 EPERM"
-		expect_line "init_module 1 EPERM"
-		expect_line "delete_module 1 EPERM"
+		expect_modules_eperm
 	done
 }
 
@@ -30,9 +28,7 @@ teardown() { sbx_teardown; }
 		grep -q CAP_SYS_MODULE "$T/bundle/config.json"
 		run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id priv-$d)"
 		[ "$status" -eq 0 ] || { show; false; }
-		expect_line "finit_module 1 EPERM"
-		expect_line "init_module 1 EPERM"
-		expect_line "delete_module 1 EPERM"
+		expect_modules_eperm
 		for set in CapInh CapPrm CapEff CapBnd CapAmb; do
 			local mask
 			mask=$(awk -v s="$set:" '$1==s {print $2}' <<<"$output")
@@ -52,9 +48,7 @@ teardown() { sbx_teardown; }
 			{names: ["finit_module"], action: "SCMP_ACT_ALLOW", args: [{index: 1, value: 0, op: "SCMP_CMP_NE"}]}]}'
 		run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id allow-$d)"
 		[ "$status" -eq 0 ] || { show; false; }
-		expect_line "finit_module 1 EPERM"
-		expect_line "init_module 1 EPERM"
-		expect_line "delete_module 1 EPERM"
+		expect_modules_eperm
 	done
 }
 

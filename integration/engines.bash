@@ -86,11 +86,31 @@ engines_oci_archive () {
 engines_teardown_file () {
   [ -n "${ENGINE_TMP:-}" ] && [ -d "$ENGINE_TMP" ] || return 0
   local m
+  engines_remove_host_dirs
   # Deepest first; only mounts below our own directory.
   for m in $(awk -v p="$ENGINE_TMP/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$ENGINE_TMP"
+}
+
+# Engines create a few fixed host directories whatever their config says (containerd 1.6 puts shim sockets in
+# /run/containerd/s, dockerd makes /run/docker/plugins).  Note which did not exist before, to remove them after
+# if they are empty again.
+engines_note_host_dirs () {
+  local dir
+  for dir in "$@"; do
+    [ -e "$dir" ] || echo "$dir" >>"$ENGINE_TMP/host-dirs"
+  done
+}
+
+engines_remove_host_dirs () {
+  local dir
+  [ -f "$ENGINE_TMP/host-dirs" ] || return 0
+  # Deepest first; rmdir refuses anything that is not empty, so nothing of anyone else's can go.
+  for dir in $(sort -r "$ENGINE_TMP/host-dirs"); do
+    rmdir "$dir" 2>/dev/null || true
+  done
 }
 
 # ---- process helpers -------------------------------------------------------------------------------------------
@@ -236,6 +256,7 @@ docker_start () {
   "data-root": "$d/data",
   "exec-root": "$d/exec",
   "pidfile": "$d/dockerd.pid",
+  "deprecated-key-path": "$d/key.json",
   "hosts": ["unix://$d/docker.sock"],
   "iptables": false,
   "ip6tables": false,
@@ -245,6 +266,7 @@ docker_start () {
   "runtimes": {"sbx": {"path": "$SBX_RUNTIME_BIN"}}
 }
 EOF
+  engines_note_host_dirs /run/docker /run/docker/plugins /run/containerd /run/containerd/s
   dockerd --config-file "$d/daemon.json" >"$d/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   export DOCKERD_PID DOCKER_DIR=$d DOCKER_HOST=unix://$d/docker.sock DOCKER_CONFIG=$d/client
@@ -316,6 +338,7 @@ $disabled
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx.options]
       BinaryName = "$SBX_RUNTIME_BIN"
 EOF
+  engines_note_host_dirs /run/containerd /run/containerd/s
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   CONTAINERD_PID=$!
   export CONTAINERD_PID CONTAINERD_DIR=$d CONTAINERD_SOCK=$d/c.sock

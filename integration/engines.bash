@@ -333,12 +333,15 @@ $disabled
     snapshotter = "overlayfs"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      Root = "$d/runc"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx]
     runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx.options]
       BinaryName = "$SBX_RUNTIME_BIN"
+      Root = "$d/runc"
 EOF
-  engines_note_host_dirs /run/containerd /run/containerd/s
+  engines_note_host_dirs /run/containerd /run/containerd/s /run/containerd/fifo
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   CONTAINERD_PID=$!
   export CONTAINERD_PID CONTAINERD_DIR=$d CONTAINERD_SOCK=$d/c.sock
@@ -355,6 +358,11 @@ EOF
 
 ctr_cli () {
   ctr --address "$CONTAINERD_SOCK" "$@"
+}
+
+# `ctr run` with the runtime's state and the IO fifos inside our directory (their defaults are under /run).
+ctr_run () {
+  ctr_cli -n sbx-test run --runc-root "$CONTAINERD_DIR/runc" --fifo-dir "$CONTAINERD_DIR/fifo" "$@"
 }
 
 containerd_stop () {

@@ -246,10 +246,12 @@ podman_stop () {
 
 # ---- Docker ----------------------------------------------------------------------------------------------------
 
-# dockerd from docker.io with its own data-root, exec-root, pidfile and socket, no networking, and sbx registered
-# through daemon.json "runtimes".  Sets DOCKERD_PID and DOCKER_HOST.
-docker_start () {
-  local d=$ENGINE_TMP/docker
+# A daemon.json with dockerd's data-root, exec-root, pidfile and socket inside our directory and no networking;
+# sbx is registered through "runtimes" unless $1 = no-runtime (install.bats registers it with `sbx install`).
+docker_write_config () {
+  local d=$ENGINE_TMP/docker runtimes=',
+  "runtimes": {"sbx": {"path": "'"$SBX_RUNTIME_BIN"'"}}'
+  [ "${1:-}" = no-runtime ] && runtimes=
   mkdir -p "$d"/{data,exec,client}
   cat >"$d/daemon.json" <<EOF
 {
@@ -262,10 +264,16 @@ docker_start () {
   "ip6tables": false,
   "ip-forward": false,
   "ip-masq": false,
-  "bridge": "none",
-  "runtimes": {"sbx": {"path": "$SBX_RUNTIME_BIN"}}
+  "bridge": "none"$runtimes
 }
 EOF
+}
+
+# Start dockerd (docker.io) on $ENGINE_TMP/docker/daemon.json (docker_write_config writes one when absent) and
+# import the test image.  Sets DOCKERD_PID and DOCKER_HOST.
+docker_start () {
+  local d=$ENGINE_TMP/docker
+  [ -f "$d/daemon.json" ] || docker_write_config
   engines_note_host_dirs /run/docker /run/docker/plugins /run/containerd /run/containerd/s
   dockerd --config-file "$d/daemon.json" >"$d/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
@@ -292,6 +300,7 @@ docker_stop () {
   [ -n "${DOCKERD_PID:-}" ] || return 0
   docker_cli rm --force $(docker_cli ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   engines_stop_pid "$DOCKERD_PID" 30
+  DOCKERD_PID=
 }
 
 # ---- containerd ----------------------------------------------------------------------------------------------

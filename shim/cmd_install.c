@@ -564,16 +564,15 @@ containerd_block (const struct opts *o, int version)
                     plugin, o->name, plugin, o->name, o->runtime);
 }
 
-/* Where our block starts (at the blank line install put before it) and ends, or -1. */
+/* Where our block starts and ends, or -1. */
 static int
 find_block (const char *text, size_t *start, size_t *end)
 {
   const char *b = strstr (text, "\n" BLOCK_BEGIN), *e;
 
+  /* The newline before BLOCK_BEGIN is the blank line install put in front of the block. */
   if (b == NULL && strncmp (text, BLOCK_BEGIN, strlen (BLOCK_BEGIN)) == 0)
     b = text;
-  else if (b != NULL && b > text && b[-1] == '\n')
-    b--; /* the blank line install put before the block */
   if (b == NULL || (e = strstr (b, BLOCK_END)) == NULL)
     return -1;
   *start = b - text;

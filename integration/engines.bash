@@ -240,8 +240,8 @@ EOF
 
 podman_stop () {
   [ -n "${PODMAN_DIR:-}" ] || return 0
+  # Only our private storage is configured; engines_teardown_file unmounts and removes it.
   podman rm --all --force --time 0 >/dev/null 2>&1 || true
-  podman system reset --force >/dev/null 2>&1 || true
 }
 
 # ---- Docker ----------------------------------------------------------------------------------------------------

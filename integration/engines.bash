@@ -46,6 +46,10 @@ engines_setup_file () {
     engines_skip_all "sbx-runtime is not built at $SBX_RUNTIME_BIN (run make)"
     return 1
   fi
+  # The delegate (crun) needs the host prepared; the lead's script is idempotent and touches nothing else.
+  if [ -x "$ENGINES_REPO/hack/prepare-host.sh" ] && ! "$ENGINES_REPO/hack/prepare-host.sh" >/dev/null 2>&1; then
+    echo "# hack/prepare-host.sh failed; continuing" >&3
+  fi
   # Short path: engines put unix sockets below it (108-byte limit).
   ENGINE_TMP=$(mktemp -d /tmp/sbxe.XXXXXX)
   export ENGINE_TMP
@@ -197,9 +201,13 @@ sbx_watch_start () {
 
 # Podman is daemonless: "starting" it means writing a private containers.conf/storage.conf and exporting them.
 # The runtime is registered by name ("sbx", the default) and JSON logging is on, as `sbx install podman` does.
+# "sbxw" is the same runtime behind a wrapper that points it at a private watcher: conmon passes the runtime only
+# a fixed environment, so SBX_STATE_DIR cannot travel from the test to it otherwise.
 podman_start () {
   local d=$ENGINE_TMP/podman
   mkdir -p "$d"/{root,runroot,tmp,volumes,cni,hooks}
+  printf '#!/bin/sh\nSBX_STATE_DIR=%s exec %s "$@"\n' "${SBX_STATE_DIR:-/run/sbx}" "$SBX_RUNTIME_BIN" >"$d/sbx-watched"
+  chmod +x "$d/sbx-watched"
   cat >"$d/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
@@ -210,7 +218,7 @@ network_config_dir = "$d/cni"
 
 [engine]
 runtime = "sbx"
-runtime_supports_json = ["crun", "runc", "sbx"]
+runtime_supports_json = ["crun", "runc", "sbx", "sbxw"]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$d/events.log"
@@ -221,6 +229,7 @@ lock_type = "file"
 
 [engine.runtimes]
 sbx = ["$SBX_RUNTIME_BIN"]
+sbxw = ["$d/sbx-watched"]
 EOF
   cat >"$d/storage.conf" <<EOF
 [storage]

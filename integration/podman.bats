@@ -100,11 +100,7 @@ teardown () {
 @test "podman: a module-load violation reaches the runtime log Podman keeps" {
   sbx_watch_available || skip "the watcher (bin/sbx watch) is not built yet"
   sbx_watch_start
-  # conmon passes the runtime only a fixed environment: a wrapper carries the private state dir to it.
-  printf '#!/bin/sh\nSBX_STATE_DIR=%s exec %s "$@"\n' "$SBX_STATE_DIR" "$SBX_RUNTIME_BIN" >"$ENGINE_TMP/sbx-watched"
-  chmod +x "$ENGINE_TMP/sbx-watched"
-  podman --runtime "$ENGINE_TMP/sbx-watched" run -d --name sbx-c1 "$ENGINE_IMAGE" \
-    sh -c 'sbx-probe finit_module; sleep 1000'
+  podman --runtime sbxw run -d --name sbx-c1 "$ENGINE_IMAGE" sh -c 'sbx-probe finit_module; sleep 1000'
   log=$(dirname "$(podman inspect --format '{{.ConmonPidFile}}' sbx-c1)")/oci-log
   for _ in $(seq 50); do
     grep -q finit_module "$log" 2>/dev/null && break

@@ -7,8 +7,6 @@ load engines
 
 setup_file () {
   engines_setup_file containerd ctr containerd-shim-runc-v2 || return 0
-  # The shim hands its environment to the runtime: this is how sbx-runtime finds a private watcher.
-  export SBX_STATE_DIR=$ENGINE_TMP/sbx-state
   containerd_start || return 0
 }
 

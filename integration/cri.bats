@@ -14,7 +14,7 @@ setup_file () {
     engines_skip_all "python3-grpcio/python3-protobuf are not installed (see hack/deps/engines.txt)"
     return 0
   fi
-  export SBX_STATE_DIR=$ENGINE_TMP/sbx-state WITH_CRI=1 CTR_NAMESPACE=k8s.io
+  export WITH_CRI=1 CTR_NAMESPACE=k8s.io
   containerd_start || return 0
   export CRI_GEN_DIR=$ENGINE_TMP/cri-gen
   if ! cri wait-image "$ENGINE_IMAGE" 30 >/dev/null; then

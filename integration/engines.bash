@@ -61,7 +61,29 @@ engines_setup_file () {
     }
     export SBX_PROBE
   fi
+  engines_sbx_config
   engines_make_rootfs "$ENGINE_TMP/rootfs"
+}
+
+# sbx's own settings for everything the engines start: state, watcher socket, journal and BPF pins inside our
+# directory, and no watcher started on demand (a test that wants one starts it with sbx_watch_start), so no sbx
+# daemon or file outlives the suite.  Daemons (dockerd, containerd) hand their environment down to the runtime;
+# conmon does not, so Podman gets the runtime through a wrapper that sets it (SBX_RUNTIME_WRAPPED).
+engines_sbx_config () {
+  export SBX_STATE_DIR=$ENGINE_TMP/sbx-state SBX_CONFIG=$ENGINE_TMP/sbx.json
+  export SBX_WATCH_SOCK=$SBX_STATE_DIR/watcher.sock SBX_RUNTIME_WRAPPED=$ENGINE_TMP/bin/sbx-runtime
+  mkdir -p "$SBX_STATE_DIR" "$ENGINE_TMP/bin"
+  cat >"$SBX_CONFIG" <<EOF
+{
+  "state_dir": "$SBX_STATE_DIR",
+  "watcher": {"socket": "$SBX_WATCH_SOCK", "log": "$ENGINE_TMP/watcher.log", "on_demand": false},
+  "journal": {"path": "$ENGINE_TMP/events.jsonl"},
+  "bpf": {"enabled": false, "pin_dir": "/sys/fs/bpf/sbx-test-${ENGINE_TMP##*.}"}
+}
+EOF
+  printf '#!/bin/sh\nSBX_CONFIG=%s SBX_STATE_DIR=%s exec %s "$@"\n' "$SBX_CONFIG" "$SBX_STATE_DIR" \
+    "$SBX_RUNTIME_BIN" >"$SBX_RUNTIME_WRAPPED"
+  chmod +x "$SBX_RUNTIME_WRAPPED"
 }
 
 # busybox-static plus sbx-probe: enough for sh, sleep, cat and the probe, with no registry.
@@ -187,27 +209,23 @@ sbx_watch_available () {
   [ -x "$SBX_BIN" ] && "$SBX_BIN" watch --help >/dev/null 2>&1
 }
 
-# Start the watcher with a private state dir; sets SBX_WATCH_PID.  The engine's runtime finds the watcher through
-# SBX_STATE_DIR, which the suite exports before starting the engine.
+# Start the watcher on the suite's private config (engines_sbx_config); sets SBX_WATCH_PID.  Stop it with
+# engines_stop_pid "$SBX_WATCH_PID".
 sbx_watch_start () {
-  mkdir -p "$SBX_STATE_DIR"
-  "$SBX_BIN" watch >"$ENGINE_TMP/watch.log" 2>&1 &
+  "$SBX_BIN" watch >"$ENGINE_TMP/watch.out" 2>&1 &
   SBX_WATCH_PID=$!
   export SBX_WATCH_PID
-  engines_wait_socket "$SBX_STATE_DIR/watcher.sock" "$SBX_WATCH_PID" 10
+  engines_wait_socket "$SBX_WATCH_SOCK" "$SBX_WATCH_PID" 10
 }
 
 # ---- Podman ----------------------------------------------------------------------------------------------------
 
 # Podman is daemonless: "starting" it means writing a private containers.conf/storage.conf and exporting them.
-# The runtime is registered by name ("sbx", the default) and JSON logging is on, as `sbx install podman` does.
-# "sbxw" is the same runtime behind a wrapper that points it at a private watcher: conmon passes the runtime only
-# a fixed environment, so SBX_STATE_DIR cannot travel from the test to it otherwise.
+# The runtime is registered by name ("sbx", the default) and JSON logging is on, as `sbx install podman` does;
+# it is the wrapper that carries the suite's sbx settings (see engines_sbx_config).
 podman_start () {
   local d=$ENGINE_TMP/podman
   mkdir -p "$d"/{root,runroot,tmp,volumes,cni,hooks}
-  printf '#!/bin/sh\nSBX_STATE_DIR=%s exec %s "$@"\n' "${SBX_STATE_DIR:-/run/sbx}" "$SBX_RUNTIME_BIN" >"$d/sbx-watched"
-  chmod +x "$d/sbx-watched"
   cat >"$d/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
@@ -218,7 +236,7 @@ network_config_dir = "$d/cni"
 
 [engine]
 runtime = "sbx"
-runtime_supports_json = ["crun", "runc", "sbx", "sbxw"]
+runtime_supports_json = ["crun", "runc", "sbx"]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$d/events.log"
@@ -228,8 +246,7 @@ hooks_dir = ["$d/hooks"]
 lock_type = "file"
 
 [engine.runtimes]
-sbx = ["$SBX_RUNTIME_BIN"]
-sbxw = ["$d/sbx-watched"]
+sbx = ["$SBX_RUNTIME_WRAPPED"]
 EOF
   cat >"$d/storage.conf" <<EOF
 [storage]

@@ -9,7 +9,6 @@ load engines
 
 setup_file () {
   engines_setup_file podman conmon || return 0
-  export SBX_STATE_DIR=$ENGINE_TMP/sbx-state
   podman_start || return 0
 }
 
@@ -32,8 +31,9 @@ teardown () {
   [ "${lines[0]}" = "finit_module 38 ENOSYS" ]
 }
 
+# By path, the runtime is the wrapper that gives sbx-runtime the suite's private settings (engines_sbx_config).
 @test "podman: runtime given by path (--runtime /abs/sbx-runtime) hardens a privileged container" {
-  run podman --runtime "$SBX_RUNTIME_BIN" run --rm --privileged "$ENGINE_IMAGE" \
+  run podman --runtime "$SBX_RUNTIME_WRAPPED" run --rm --privileged "$ENGINE_IMAGE" \
     sh -c "sbx-probe modules; $CAPBND_SYS_MODULE"
   [ "$status" -eq 0 ]
   assert_modules_eperm "$output"
@@ -43,7 +43,7 @@ teardown () {
 @test "podman: runtime registered by name in containers.conf is the default" {
   run podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}'
   [ "$status" -eq 0 ]
-  [ "$output" = "sbx $SBX_RUNTIME_BIN" ]
+  [ "$output" = "sbx $SBX_RUNTIME_WRAPPED" ]
   run podman run --rm --security-opt seccomp=unconfined "$ENGINE_IMAGE" sbx-probe modules
   [ "$status" -eq 0 ]
   assert_modules_eperm "$output"
@@ -100,7 +100,7 @@ teardown () {
 @test "podman: a module-load violation reaches the runtime log Podman keeps" {
   sbx_watch_available || skip "the watcher (bin/sbx watch) is not built yet"
   sbx_watch_start
-  podman --runtime sbxw run -d --name sbx-c1 "$ENGINE_IMAGE" sh -c 'sbx-probe finit_module; sleep 1000'
+  podman run -d --name sbx-c1 "$ENGINE_IMAGE" sh -c 'sbx-probe finit_module; sleep 1000'
   log=$(dirname "$(podman inspect --format '{{.ConmonPidFile}}' sbx-c1)")/oci-log
   for _ in $(seq 50); do
     grep -q finit_module "$log" 2>/dev/null && break

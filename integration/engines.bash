@@ -169,7 +169,7 @@ engines_stop_pid () {
 engines_pids_with_arg () {
   local want=$1 p
   for p in /proc/[0-9]*; do
-    tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$want" && echo "${p#/proc/}"
+    { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qxF -- "$want" && echo "${p#/proc/}"
   done
   return 0
 }

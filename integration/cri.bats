@@ -16,7 +16,6 @@ setup_file () {
   fi
   export WITH_CRI=1 CTR_NAMESPACE=k8s.io
   containerd_start || return 0
-  export CRI_GEN_DIR=$ENGINE_TMP/cri-gen
   if ! cri wait-image "$ENGINE_IMAGE" 30 >/dev/null; then
     engines_skip_all "the CRI image service never saw the imported image: $(engines_log_tail "$CONTAINERD_DIR/containerd.log")"
   fi
@@ -41,7 +40,7 @@ teardown () {
 }
 
 cri () {
-  "$ENGINES_PYTHON" "$ENGINES_CRI_DIR/cri_client.py" --socket "$CONTAINERD_SOCK" "$@"
+  cri_cli "$@"
 }
 
 # Write pod.json and ctr.json (privileged when $1 = true) the way a kubelet fills them for a host-network pod.

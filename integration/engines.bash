@@ -331,12 +331,21 @@ docker_stop () {
 
 # ---- containerd ----------------------------------------------------------------------------------------------
 
-# containerd with its own root, state, sockets and opt dir; WITH_CRI=1 enables the CRI plugin with an "sbx"
-# runtime handler exactly as `sbx install containerd` writes it.  Sets CONTAINERD_PID and CONTAINERD_SOCK.
-containerd_start () {
-  local d=$ENGINE_TMP/containerd disabled='disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+# A containerd config.toml with root, state, sockets and opt dir inside our directory; WITH_CRI=1 enables the
+# CRI plugin.  The "sbx" runtime handler is written exactly as `sbx install containerd` writes it (plus a private
+# runc root), unless $1 = no-runtime (install.bats adds it with `sbx install`).
+containerd_write_config () {
+  local d=$ENGINE_TMP/containerd disabled='disabled_plugins = ["io.containerd.grpc.v1.cri"]' sbx
   mkdir -p "$d"/{root,state,opt,cni/bin,cni/net.d}
   [ "${WITH_CRI:-0}" = 1 ] && disabled='disabled_plugins = []'
+  sbx='  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx]
+    runtime_type = "io.containerd.runc.v2"
+    pod_annotations = ["run.sbx.*"]
+    container_annotations = ["run.sbx.*"]
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx.options]
+      BinaryName = "'"$SBX_RUNTIME_BIN"'"
+      Root = "'"$d/runc"'"'
+  [ "${1:-}" = no-runtime ] && sbx=
   cat >"$d/config.toml" <<EOF
 version = 2
 root = "$d/root"
@@ -370,13 +379,18 @@ $disabled
     runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
       Root = "$d/runc"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sbx.options]
-      BinaryName = "$SBX_RUNTIME_BIN"
-      Root = "$d/runc"
+$sbx
 EOF
-  engines_note_host_dirs /run/containerd /run/containerd/s /run/containerd/fifo
+}
+
+# Start containerd on $ENGINE_TMP/containerd/config.toml (containerd_write_config writes one when absent) and
+# import the test image into CTR_NAMESPACE.  Sets CONTAINERD_PID and CONTAINERD_SOCK.
+containerd_start () {
+  local d=$ENGINE_TMP/containerd
+  [ -f "$d/config.toml" ] || containerd_write_config
+  # The handler sbx install writes keeps the shim's default runc root, /run/containerd/runc/<namespace>.
+  engines_note_host_dirs /run/containerd /run/containerd/s /run/containerd/fifo /run/containerd/runc \
+    /run/containerd/runc/k8s.io
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   CONTAINERD_PID=$!
   export CONTAINERD_PID CONTAINERD_DIR=$d CONTAINERD_SOCK=$d/c.sock
@@ -389,6 +403,12 @@ EOF
     engines_skip_all "ctr images import failed: $(engines_log_tail "$d/import.log")"
     return 1
   fi
+}
+
+# The CRI client (integration/cri/) against our containerd.
+cri_cli () {
+  CRI_GEN_DIR=${CRI_GEN_DIR:-$ENGINE_TMP/cri-gen} \
+    "$ENGINES_PYTHON" "$ENGINES_CRI_DIR/cri_client.py" --socket "$CONTAINERD_SOCK" "$@"
 }
 
 ctr_cli () {
@@ -414,6 +434,7 @@ containerd_stop () {
     done
   done
   engines_stop_pid "$CONTAINERD_PID" 20
+  CONTAINERD_PID=
   # Shims outlive containerd by design; ours are the ones given our private address.
   for pid in $(engines_pids_with_arg "$CONTAINERD_SOCK"); do
     kill -KILL "$pid" 2>/dev/null || true

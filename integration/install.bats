@@ -14,7 +14,6 @@ setup_file () {
 }
 
 teardown_file () {
-  docker_stop
   engines_teardown_file
 }
 
@@ -26,6 +25,7 @@ setup () {
 
 teardown () {
   docker_stop
+  containerd_stop
 }
 
 need_install () {
@@ -213,6 +213,30 @@ EOF
   run sbx uninstall --root "$R" containerd
   [ "$status" -eq 0 ]
   assert_tree_restored
+}
+
+@test "install containerd: a CRI pod with runtime_handler sbx runs on the installed config.toml" {
+  need_install
+  command -v containerd >/dev/null || skip "containerd is not installed"
+  "$ENGINES_PYTHON" -c 'import grpc, google.protobuf' 2>/dev/null || skip "python3-grpcio/python3-protobuf missing"
+  export WITH_CRI=1 CTR_NAMESPACE=k8s.io
+  containerd_write_config no-runtime
+  cfg=$ENGINE_TMP/containerd/config.toml
+  cp "$cfg" "$ENGINE_TMP/config.toml.orig"
+  sbx install --config "$cfg" --runtime-path "$SBX_RUNTIME_BIN" containerd
+  containerd_start || skip "$ENGINE_SKIP_REASON"
+  cri_cli wait-image "$ENGINE_IMAGE" 30
+  mkdir -p "$ENGINE_TMP/pods"
+  printf '{"metadata": {"name": "p", "uid": "u1", "namespace": "default"}, "log_directory": "%s",
+    "linux": {"security_context": {"namespace_options": {"network": "NODE"}}}}' "$ENGINE_TMP/pods" >"$ENGINE_TMP/pod.json"
+  pod=$(cri_cli runp "$ENGINE_TMP/pod.json" sbx)
+  [[ "$(cri_cli inspectp "$pod")" == *'"runtime_handler": "sbx"'* ]]
+  assert_sbx_annotations "$ENGINE_TMP/containerd/state/io.containerd.runtime.v2.task/k8s.io/$pod/config.json"
+  cri_cli stopp "$pod"
+  cri_cli rmp "$pod"
+  containerd_stop
+  sbx uninstall --config "$cfg" containerd
+  cmp "$cfg" "$ENGINE_TMP/config.toml.orig"
 }
 
 @test "install containerd: a schema-1 config gets the plugins.cri table; a missing config is created and removed" {

@@ -133,6 +133,20 @@ d=json.load(open(sys.argv[1])); d["debug"]=True; json.dump(d, open(sys.argv[1],"
   [ ! -e "$f.sbx-backup" ]
 }
 
+@test "install docker: a symlinked daemon.json is edited at its target (absolute links read inside --root)" {
+  need_install
+  mkdir -p "$R/srv/cfg"
+  write_daemon_json
+  mv "$R/etc/docker/daemon.json" "$R/srv/cfg/daemon.json"
+  ln -s /srv/cfg/daemon.json "$R/etc/docker/daemon.json"
+  snapshot
+  sbx install --root "$R" --runtime-path /opt/sbx/bin/sbx-runtime docker
+  [ -L "$R/etc/docker/daemon.json" ]
+  [ "$(json_get "$R/srv/cfg/daemon.json" runtimes sbx path)" = '"/opt/sbx/bin/sbx-runtime"' ]
+  sbx uninstall --root "$R" docker
+  assert_tree_restored
+}
+
 @test "install docker: dockerd started on the installed daemon.json runs containers under sbx" {
   need_install
   command -v dockerd >/dev/null || skip "dockerd is not installed (docker.io)"

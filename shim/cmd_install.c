@@ -731,6 +731,32 @@ default_runtime (void)
   return "/usr/local/bin/sbx-runtime";
 }
 
+/* A config that is a symlink (config management often links it) is edited where it lives: replacing the link by
+   a file would cut it off from its source.  Absolute targets are read inside ROOT, as the host sees them. */
+static char *
+follow_links (char *path, const char *root)
+{
+  for (int hops = 0; hops < 8; hops++)
+    {
+      char target[4096], *next, *copy;
+      ssize_t n = readlink (path, target, sizeof target - 1);
+
+      if (n <= 0)
+        return path;
+      target[n] = '\0';
+      copy = strdup (path);
+      next = copy == NULL ? NULL
+             : target[0] == '/' ? xasprintf ("%s%s", root, target)
+                                : xasprintf ("%s/%s", dirname (copy), target);
+      free (copy);
+      free (path);
+      if (next == NULL)
+        return NULL;
+      path = next;
+    }
+  return path;
+}
+
 static int
 run (int argc, char **argv, bool uninstall)
 {
@@ -777,6 +803,9 @@ run (int argc, char **argv, bool uninstall)
     }
   o.engine = e->name;
   o.config = config ? strdup (config) : xasprintf ("%s%s", root, e->config);
+  if (o.config == NULL)
+    return 1;
+  o.config = follow_links (o.config, root);
   if (o.config == NULL)
     return 1;
 

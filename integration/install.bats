@@ -43,7 +43,7 @@ snapshot () {
 }
 
 assert_tree_restored () {
-  diff -r "$R.orig" "$R"
+  diff -r --no-dereference "$R.orig" "$R"
 }
 
 json_get () {

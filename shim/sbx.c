@@ -13,6 +13,7 @@ static const struct
   const char *help;
 } commands[] = {
   { "version", sbx_cmd_version, "print sbx's version" },
+  { "run", sbx_cmd_run, "run a command in a hardened sandbox, without an engine" },
 };
 
 int

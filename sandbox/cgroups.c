@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libcgroup.h>
 #include <libmount.h>
 #include <limits.h>
@@ -141,26 +142,29 @@ sbx_cg_prepare (const struct sbx_config *cfg, const char *id, sbx_err *err)
 long long
 sbx_cg_peak_memory (const char *id)
 {
-  char name[128];
-  struct cgroup *cg;
-  struct cgroup_controller *c;
-  char *val = NULL;
+  static const char *const files[] = { "memory.max_usage_in_bytes", "memory.peak" };
+  char *mnt = NULL;
+  char path[PATH_MAX], buf[64];
   long long peak = -1;
   sbx_err err;
 
-  if (cg_init (&err) < 0 || !mounted ("memory"))
+  if (cg_init (&err) < 0 || cgroup_get_subsys_mount_point ("memory", &mnt) != 0)
     return -1;
-  snprintf (name, sizeof name, SBX_CG_PARENT "/%s", id);
-  if ((cg = cgroup_new_cgroup (name)) == NULL)
-    return -1;
-  /* The run's own group (not the runtime's, gone by now) has charged every page of the sandbox. */
-  if (cgroup_get_cgroup (cg) == 0 && (c = cgroup_get_controller (cg, "memory")) != NULL
-      && (cgroup_get_value_string (c, "memory.max_usage_in_bytes", &val) == 0
-          || cgroup_get_value_string (c, "memory.peak", &val) == 0)
-      && val)
-    peak = strtoll (val, NULL, 10);
-  free (val);
-  cgroup_free (&cg);
+  /* The run's own group (not the runtime's, gone by now) has charged every page of the sandbox.  Read the one
+     file directly: cgroup_get_cgroup() would read every file of every controller. */
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (files) && peak < 0; i++)
+    {
+      cleanup_close int fd = -1;
+      ssize_t n;
+
+      snprintf (path, sizeof path, "%s/" SBX_CG_PARENT "/%s/%s", mnt, id, files[i]);
+      if ((fd = open (path, O_RDONLY | O_CLOEXEC)) >= 0 && (n = read (fd, buf, sizeof buf - 1)) > 0)
+        {
+          buf[n] = '\0';
+          peak = strtoll (buf, NULL, 10);
+        }
+    }
+  free (mnt);
   return peak;
 }
 

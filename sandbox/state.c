@@ -233,14 +233,14 @@ sbx_run_reap (const char *state_dir, const char *delegate, sbx_err *err)
           if (access (root, F_OK) == 0)
             sbx_run_delegate_quiet (delegate, root, args);
           if (sbx_cg_remove (e->d_name, &e2) < 0)
-            sbx_log (SBX_WARN, "sbx: reaping %s: %s", e->d_name, e2.msg);
+            sbx_log (SBX_WARN, "reaping %s: %s", e->d_name, e2.msg);
         }
       if (sbx_run_dir_remove (path, &e2) < 0)
         {
-          sbx_log (SBX_WARN, "sbx: reaping %s: %s", e->d_name, e2.msg);
+          sbx_log (SBX_WARN, "reaping %s: %s", e->d_name, e2.msg);
           continue;
         }
-      sbx_log (SBX_INFO, "sbx: reaped sandbox %s left by a dead sbx process", e->d_name);
+      sbx_log (SBX_INFO, "reaped sandbox %s left by a dead sbx process", e->d_name);
       reaped++;
     }
   closedir (d);

@@ -140,9 +140,9 @@ forward (struct run *r, int sig)
   const char *args[] = { "kill", r->id, num, NULL };
 
   snprintf (num, sizeof num, "%d", sig);
-  sbx_log (SBX_DEBUG, "sbx: forwarding signal %d to %s", sig, r->id);
+  sbx_log (SBX_DEBUG, "forwarding signal %d to %s", sig, r->id);
   if (sbx_run_delegate_quiet (r->delegate.path, r->dir.root, args) != 0)
-    sbx_log (SBX_DEBUG, "sbx: could not forward signal %d to %s (not running yet or gone)", sig, r->id);
+    sbx_log (SBX_DEBUG, "could not forward signal %d to %s (not running yet or gone)", sig, r->id);
 }
 
 /* Run the sandbox; returns the command's exit status (128+N for signal N) or SBX_RUN_EFAIL. */
@@ -284,9 +284,9 @@ cleanup (struct run *r)
       sbx_run_delegate_quiet (r->delegate.path, r->dir.root, args);
     }
   if (r->cgroups_made && sbx_cg_remove (r->id, &err) < 0)
-    sbx_log (SBX_WARN, "sbx: %s", err.msg);
+    sbx_log (SBX_WARN, "%s", err.msg);
   if (sbx_run_dir_remove (r->dir.path, &err) < 0)
-    sbx_log (SBX_WARN, "sbx: %s", err.msg);
+    sbx_log (SBX_WARN, "%s", err.msg);
   sbx_run_dir_free (&r->dir);
 }
 
@@ -319,7 +319,7 @@ sbx_cmd_run (int argc, char **argv)
 
   /* Whatever a crashed sbx left behind goes first. */
   if (sbx_run_reap (sbx_state_dir (&r.cfg), r.delegate.path, &err) < 0)
-    sbx_log (SBX_WARN, "sbx: reaping dead runs: %s", err.msg);
+    sbx_log (SBX_WARN, "reaping dead runs: %s", err.msg);
 
   if (r.o.image)
     {
@@ -360,7 +360,7 @@ sbx_cmd_run (int argc, char **argv)
       cleanup (&r);
       return fail ("%s", err.msg);
     }
-  sbx_log (SBX_DEBUG, "sbx: sandbox %s: bundle %s, root %s, delegate %s", r.id, r.dir.path, r.source_root,
+  sbx_log (SBX_DEBUG, "sandbox %s: bundle %s, root %s, delegate %s", r.id, r.dir.path, r.source_root,
            r.delegate.path);
 
   status = supervise (&r);

@@ -199,12 +199,10 @@ sbx_mount_tmpfs (const char *spec, struct sbx_mount_opt *m, sbx_err *err)
   const char *colon = strchr (spec, ':');
   cleanup_free char *dst = strndup (spec, colon ? (size_t) (colon - spec) : strlen (spec));
   cleanup_free char *user = NULL, *vfs = NULL, *fs = NULL;
-  const char *opts[64];
-  size_t n = 0;
+  char *opts[64] = { "nosuid", "nodev" };
+  size_t n = 2, first_owned = 2;
   bool has_mode = false;
-  char *name, *val;
-  size_t namesz, valsz;
-  char *next;
+  int rc = -1;
 
   memset (m, 0, sizeof *m);
   m->kind = SBX_MNT_TMPFS;
@@ -213,8 +211,6 @@ sbx_mount_tmpfs (const char *spec, struct sbx_mount_opt *m, sbx_err *err)
     return sbx_fail (err, ENOMEM, "tmpfs");
   if (check_dst (dst, &m->dst, err) < 0)
     return -1;
-  opts[n++] = "nosuid";
-  opts[n++] = "nodev";
   if (colon && colon[1])
     {
       /* libmount sorts the options the way mount(8) does: VFS flags, file-system options, userspace ones. */
@@ -223,37 +219,52 @@ sbx_mount_tmpfs (const char *spec, struct sbx_mount_opt *m, sbx_err *err)
       if (user && *user)
         return sbx_fail (err, EINVAL, "options \"%s\": userspace mount options (%s) mean nothing here", colon + 1,
                          user);
-      for (next = vfs; next && mnt_optstr_next_option (&next, &name, &namesz, &val, &valsz) == 0;)
+      for (int pass = 0; pass < 2; pass++)
         {
-          if (n + 2 >= SBX_ARRAY_SIZE (opts))
-            return sbx_fail (err, E2BIG, "options \"%s\": too many", colon + 1);
-          name[namesz] = '\0';
-          opts[n++] = name;
-        }
-      for (next = fs; next && mnt_optstr_next_option (&next, &name, &namesz, &val, &valsz) == 0;)
-        {
-          bool known = false;
+          char *next = pass == 0 ? vfs : fs, *name, *val;
+          size_t namesz, valsz;
 
-          name[namesz] = '\0';
-          if (val)
-            val[valsz] = '\0';
-          for (size_t i = 0; i < SBX_ARRAY_SIZE (tmpfs_fs_options); i++)
-            known |= strcmp (name, tmpfs_fs_options[i]) == 0;
-          if (!known)
-            return sbx_fail (err, EINVAL, "option \"%s\": not a tmpfs option", name);
-          if (!tmpfs_value_ok (name, val))
-            return sbx_fail (err, EINVAL, "option %s=%s: invalid value", name, val ? val : "");
-          if (val)
-            val[-1] = '=';
-          has_mode |= strcmp (name, "mode") == 0;
-          if (n + 2 >= SBX_ARRAY_SIZE (opts))
-            return sbx_fail (err, E2BIG, "options \"%s\": too many", colon + 1);
-          opts[n++] = name;
+          while (next && mnt_optstr_next_option (&next, &name, &namesz, &val, &valsz) == 0)
+            {
+              cleanup_free char *key = strndup (name, namesz), *value = val ? strndup (val, valsz) : NULL;
+              bool known = pass == 0;
+
+              if (key == NULL || (val && value == NULL))
+                goto nomem;
+              for (size_t i = 0; pass == 1 && i < SBX_ARRAY_SIZE (tmpfs_fs_options); i++)
+                known |= strcmp (key, tmpfs_fs_options[i]) == 0;
+              if (!known)
+                {
+                  sbx_fail (err, EINVAL, "option \"%s\": not a tmpfs option", key);
+                  goto out;
+                }
+              if (pass == 1 && !tmpfs_value_ok (key, value))
+                {
+                  sbx_fail (err, EINVAL, "option %s=%s: invalid value", key, value ? value : "");
+                  goto out;
+                }
+              has_mode |= strcmp (key, "mode") == 0;
+              if (n + 2 >= SBX_ARRAY_SIZE (opts))
+                {
+                  sbx_fail (err, E2BIG, "options \"%s\": too many", colon + 1);
+                  goto out;
+                }
+              if (value ? asprintf (&opts[n], "%s=%s", key, value) < 0 : (opts[n] = strdup (key)) == NULL)
+                goto nomem;
+              n++;
+            }
         }
     }
   if (!has_mode)
-    opts[n++] = "mode=1777";
-  return set_options (m, opts, n, err);
+    opts[n++] = strdup ("mode=1777");
+  rc = set_options (m, (const char *const *) opts, n, err);
+  goto out;
+nomem:
+  sbx_fail (err, ENOMEM, "tmpfs options");
+out:
+  for (size_t i = first_owned; i < n; i++)
+    free (opts[i]);
+  return rc;
 }
 
 static int

@@ -124,6 +124,8 @@ struct sbx_run_plan
 int sbx_run_spec (const struct sbx_run_opts *o, const struct sbx_run_plan *p, json_t **out, sbx_err *err);
 /* Whether CMD[0] can be run in the sandbox whose root is ROOTFS_SOURCE: 0, SBX_RUN_ENOENT or SBX_RUN_ENOEXEC. */
 int sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char *why, size_t size);
+/* Whether --cwd exists in the sandbox: 0 or SBX_RUN_EFAIL. */
+int sbx_run_check_cwd (const struct sbx_run_opts *o, const char *rootfs_source, char *why, size_t size);
 
 /* image.c: --image FILE (an OCI image layout, directory or tar, or a rootfs tarball) unpacked once into a
    content-addressed cache; *ROOTFS gets the unpacked root. */

@@ -394,3 +394,27 @@ sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char
     snprintf (why, size, "%s: not an executable file", cmd);
   return rc;
 }
+
+int
+sbx_run_check_cwd (const struct sbx_run_opts *o, const char *rootfs_source, char *why, size_t size)
+{
+  static const char *const fresh[] = { "/proc", "/sys", "/dev", "/tmp", "/run" };
+  struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  cleanup_close int rootfd = open (rootfs_source, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+
+  if (o->cwd == NULL || rootfd < 0)
+    return 0;
+  for (size_t i = 0; i < o->nmounts; i++)
+    if (under (o->cwd, o->mounts[i].dst))
+      return 0;
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh); i++)
+    if (under (o->cwd, fresh[i]))
+      return 0;
+  fd = syscall (SYS_openat2, rootfd, o->cwd, &how, sizeof how);
+  if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))
+    return 0;
+  /* The runtime would try to create it in a read-only root and fail with a less useful message. */
+  snprintf (why, size, "--cwd %s: no such directory in the sandbox", o->cwd);
+  return SBX_RUN_EFAIL;
+}

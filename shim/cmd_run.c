@@ -72,6 +72,29 @@ struct run
   pid_t child;
 };
 
+/* With --userns the runtime reaches the root's mount point as the mapped root, an unprivileged host user: every
+   directory on the way must be searchable by others. */
+static int
+check_userns_path (const char *path, sbx_err *err)
+{
+  cleanup_free char *p = strdup (path);
+  char *slash;
+  struct stat st;
+
+  if (p == NULL)
+    return sbx_fail (err, ENOMEM, "%s", path);
+  while ((slash = strrchr (p, '/')) != NULL && slash != p)
+    {
+      *slash = '\0';
+      if (stat (p, &st) == 0 && !(st.st_mode & S_IXOTH))
+        return sbx_fail (err, EACCES,
+                         "--userns: %s (mode %04o) cannot be searched by the sandbox's mapped root: make it 0711 "
+                         "or choose another SBX_STATE_DIR",
+                         p, st.st_mode & 07777);
+    }
+  return 0;
+}
+
 static int
 write_spec (struct run *r, sbx_err *err)
 {
@@ -244,7 +267,9 @@ summary (struct run *r, int status, long long peak, double secs)
   bool watching = watcher_running (&r->cfg);
   long violations = 0;
 
-  if (watching)
+  if (!watching)
+    fprintf (stderr, "sbx run: the watcher was not running: violations were not counted\n");
+  else
     {
       /* The watcher journals asynchronously: give it a moment to catch up with the sandbox's last events. */
       struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -263,8 +288,6 @@ summary (struct run *r, int status, long long peak, double secs)
     printf ("null");
   printf (",\"runtime\":\"%s\",\"duration_ms\":%.0f}\n", r->delegate.path, secs * 1000);
   fflush (stdout);
-  if (!watching)
-    fprintf (stderr, "sbx run: the watcher was not running: violations were not counted\n");
 }
 
 static void
@@ -335,7 +358,9 @@ sbx_cmd_run (int argc, char **argv)
     }
   else
     r.source_root = "/";
-  rc = sbx_run_check_cmd (&r.o, r.source_root, why, sizeof why);
+  rc = sbx_run_check_cwd (&r.o, r.source_root, why, sizeof why);
+  if (rc == 0)
+    rc = sbx_run_check_cmd (&r.o, r.source_root, why, sizeof why);
   if (rc != 0)
     {
       fprintf (stderr, "sbx run: %s\n", why);
@@ -355,7 +380,7 @@ sbx_cmd_run (int argc, char **argv)
       return fail ("%s", err.msg);
     }
   r.cgroups_made = true;
-  if (write_spec (&r, &err) < 0)
+  if ((r.o.userns && check_userns_path (r.dir.rootfs, &err) < 0) || write_spec (&r, &err) < 0)
     {
       cleanup (&r);
       return fail ("%s", err.msg);

@@ -16,9 +16,21 @@
 #include "../common/util.h"
 #include "sandbox.h"
 
-#define SBX_CG_PARENT "sbx"
-
+/* The parent of every sandbox's group: sbx.json "run.cgroup.parent", default "sbx". */
+static char cg_parent[64] = "sbx";
 static int cg_ready = -1;
+
+int
+sbx_cg_configure (const struct sbx_config *cfg, sbx_err *err)
+{
+  const char *p = sbx_config_str (cfg, "run.cgroup.parent", "sbx");
+
+  if (*p == '\0' || strlen (p) >= sizeof cg_parent || strchr (p, '/') || strcmp (p, ".") == 0
+      || strcmp (p, "..") == 0)
+    return sbx_fail (err, EINVAL, "sbx.json run.cgroup.parent \"%s\": expected one cgroup name", p);
+  strcpy (cg_parent, p);
+  return 0;
+}
 
 static int
 cg_init (sbx_err *err)
@@ -90,7 +102,7 @@ void
 sbx_cg_path (const char *id, char *out, size_t size)
 {
   /* Absolute: runc reads a relative cgroupsPath against its own cgroup, which differs per caller. */
-  snprintf (out, size, "/" SBX_CG_PARENT "/%s/ctr", id);
+  snprintf (out, size, "/%s/%s/ctr", cg_parent, id);
 }
 
 int
@@ -118,16 +130,16 @@ sbx_cg_prepare (const struct sbx_config *cfg, const char *id, sbx_err *err)
 
   /* The parent: its limits bound all sandboxes together, whatever each asks for.  Written on every run, so a
      changed sbx.json takes effect at the next one. */
-  cg = new_group (SBX_CG_PARENT, mem ? membuf : "max", pids > 0 ? pidsbuf : "max", cpus ? quotabuf : "max");
+  cg = new_group (cg_parent, mem ? membuf : "max", pids > 0 ? pidsbuf : "max", cpus ? quotabuf : "max");
   if (cg == NULL)
-    return sbx_fail (err, ENOMEM, "cgroup %s", SBX_CG_PARENT);
+    return sbx_fail (err, ENOMEM, "cgroup %s", cg_parent);
   rc = cgroup_create_cgroup (cg, 0);
   cgroup_free (&cg);
   if (rc != 0)
-    return sbx_fail (err, rc == ECGOTHER ? cgroup_get_last_errno () : EIO, "create cgroup %s: %s", SBX_CG_PARENT,
+    return sbx_fail (err, rc == ECGOTHER ? cgroup_get_last_errno () : EIO, "create cgroup %s: %s", cg_parent,
                      cgroup_strerror (rc));
 
-  snprintf (name, sizeof name, SBX_CG_PARENT "/%s", id);
+  snprintf (name, sizeof name, "%s/%s", cg_parent, id);
   cg = new_group (name, NULL, NULL, NULL);
   if (cg == NULL)
     return sbx_fail (err, ENOMEM, "cgroup %s", name);
@@ -157,7 +169,7 @@ sbx_cg_peak_memory (const char *id)
       cleanup_close int fd = -1;
       ssize_t n;
 
-      snprintf (path, sizeof path, "%s/" SBX_CG_PARENT "/%s/%s", mnt, id, files[i]);
+      snprintf (path, sizeof path, "%s/%s/%s/%s", mnt, cg_parent, id, files[i]);
       if ((fd = open (path, O_RDONLY | O_CLOEXEC)) >= 0 && (n = read (fd, buf, sizeof buf - 1)) > 0)
         {
           buf[n] = '\0';
@@ -200,7 +212,7 @@ sbx_cg_remove (const char *id, sbx_err *err)
 
   if (cg_init (err) < 0)
     return -1;
-  snprintf (name, sizeof name, SBX_CG_PARENT "/%s", id);
+  snprintf (name, sizeof name, "%s/%s", cg_parent, id);
   cg = new_group (name, NULL, NULL, NULL);
   if (cg != NULL)
     {

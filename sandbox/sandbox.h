@@ -85,6 +85,8 @@ int sbx_mount_private_ns (sbx_err *err);
 int sbx_rootfs_build (const char *source_root, const char *target, const struct sbx_run_opts *o, sbx_err *err);
 
 /* cgroups.c (libcgroup). */
+/* Read sbx.json "run.cgroup.parent" (the parent group's name, default "sbx"); before any other sbx_cg_*. */
+int sbx_cg_configure (const struct sbx_config *cfg, sbx_err *err);
 /* The sbx parent group with the aggregate limits of sbx.json "run.cgroup" and the per-run group sbx/ID. */
 int sbx_cg_prepare (const struct sbx_config *cfg, const char *id, sbx_err *err);
 /* The runtime's cgroupsPath for run ID. */

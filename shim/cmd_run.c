@@ -337,7 +337,8 @@ sbx_cmd_run (int argc, char **argv)
   sbx_log_setup (NULL, false, r.o.debug);
   if (geteuid () != 0)
     return fail ("needs root (the sandbox is made with namespaces, mounts and cgroups)");
-  if (sbx_config_load (&r.cfg, &err) < 0 || sbx_delegate_resolve (&r.cfg, &r.delegate, &err) < 0)
+  if (sbx_config_load (&r.cfg, &err) < 0 || sbx_cg_configure (&r.cfg, &err) < 0
+      || sbx_delegate_resolve (&r.cfg, &r.delegate, &err) < 0)
     return fail ("%s", err.msg);
 
   /* Whatever a crashed sbx left behind goes first. */

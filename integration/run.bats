@@ -333,3 +333,97 @@ sbx_json() {
 	[ "$(ls -R "$RT/rootfs")" = "$(cat "$RT/before")" ]
 	[ -f "$RT/data/d" ]
 }
+
+# make_images DIR: a busybox rootfs tarball, and a two-layer OCI layout (directory and tar) whose second layer
+# deletes a file (.wh.gone) and makes a directory opaque (.wh..wh..opq).
+make_images() {
+	local d=$1 o=$1/oci c l1 l2 m
+	mkdir -p "$d/r/bin" "$d/r/etc" "$d/r/opq" "$d/l2/etc" "$d/l2/opq" "$o/blobs/sha256"
+	cp /bin/busybox "$d/r/bin/"
+	for t in sh cat ls; do ln -s busybox "$d/r/bin/$t"; done
+	echo base >"$d/r/etc/base"
+	echo gone >"$d/r/etc/gone"
+	echo lower >"$d/r/opq/lower"
+	tar -C "$d/r" -cf "$d/rootfs.tar" .
+	echo top >"$d/l2/etc/top"
+	: >"$d/l2/etc/.wh.gone"
+	: >"$d/l2/opq/.wh..wh..opq"
+	echo upper >"$d/l2/opq/upper"
+	tar -C "$d/l2" -czf "$d/layer2.tar.gz" .
+	gzip -c "$d/rootfs.tar" >"$d/layer1.tar.gz"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$o/oci-layout"
+	printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}' >"$d/config.json"
+	c=$(blob "$o" "$d/config.json")
+	l1=$(blob "$o" "$d/layer1.tar.gz")
+	l2=$(blob "$o" "$d/layer2.tar.gz")
+	jq -n --arg c "$c" --arg l1 "$l1" --arg l2 "$l2" '{schemaVersion: 2,
+		mediaType: "application/vnd.oci.image.manifest.v1+json",
+		config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: ("sha256:" + $c), size: 1},
+		layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: ("sha256:" + $l1), size: 1},
+		         {mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: ("sha256:" + $l2), size: 1}]}' \
+		>"$d/manifest.json"
+	m=$(blob "$o" "$d/manifest.json")
+	jq -n --arg m "$m" '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json",
+		digest: ("sha256:" + $m), size: 1, platform: {architecture: "amd64", os: "linux"}}]}' >"$o/index.json"
+	tar -C "$o" -cf "$d/oci.tar" .
+	echo "$l2" >"$d/layer2.digest"
+}
+
+# blob LAYOUT FILE: store FILE as a blob of LAYOUT, print its sha256.
+blob() {
+	local h
+	h=$(sha256sum "$2" | cut -d' ' -f1)
+	cp "$2" "$1/blobs/sha256/$h"
+	echo "$h"
+}
+
+@test "run: --image with a rootfs tarball, unpacked once into a content-addressed cache" {
+	export SBX_IMAGE_CACHE="$RT/cache"
+	make_images "$RT/img"
+	run "$SBX" run --image "$RT/img/rootfs.tar" -- sh -c 'ls /etc; cat /etc/base'
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'base\ngone\nbase')" ]
+	[ -d "$RT/cache/rootfs-$(sha256sum "$RT/img/rootfs.tar" | cut -d' ' -f1)/rootfs/bin" ]
+	# The second run uses the cache: same single entry, nothing unpacked again.
+	ls -i "$RT/cache" >"$RT/cache.before"
+	run "$SBX" run --debug --image "$RT/img/rootfs.tar" -- sh -c :
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cached as $RT/cache/rootfs-"* ]]
+	[ "$(ls "$RT/cache" | wc -l)" = 1 ]
+}
+
+@test "run: --image with an OCI image layout (dir or tar): layers, whiteouts, opaque directories" {
+	export SBX_IMAGE_CACHE="$RT/cache"
+	make_images "$RT/img"
+	for img in "$RT/img/oci" "$RT/img/oci.tar"; do
+		run "$SBX" run --image "$img" -- sh -c 'ls /etc; ls /opq'
+		show
+		[ "$status" -eq 0 ]
+		[ "$output" = "$(printf 'base\ntop\nupper')" ]
+	done
+	# Both are one image: one cache entry, named by the manifest's digest.
+	[ "$(ls "$RT/cache")" = "oci-$(jq -r '.manifests[0].digest' "$RT/img/oci/index.json" | cut -d: -f2)" ]
+}
+
+@test "run: --image refuses a blob whose content does not match its digest, and a tar that escapes" {
+	export SBX_IMAGE_CACHE="$RT/cache"
+	make_images "$RT/img"
+	echo tampered >>"$RT/img/oci/blobs/sha256/$(cat "$RT/img/layer2.digest")"
+	run "$SBX" run --image "$RT/img/oci" -- true
+	show
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"blob sha256:$(cat "$RT/img/layer2.digest"): content hashes to sha256:"* ]]
+	[ -z "$(ls "$RT/cache")" ]
+	# A symlink member followed by a member through it: nothing lands outside the unpacked root.
+	mkdir -p "$RT/h1" "$RT/h2/evil" "$RT/outside"
+	ln -s "$RT/outside" "$RT/h1/evil"
+	tar -C "$RT/h1" -cf "$RT/evil.tar" evil
+	echo x >"$RT/h2/evil/pwned"
+	tar -C "$RT/h2" -rf "$RT/evil.tar" evil/pwned
+	run "$SBX" run --image "$RT/evil.tar" -- true
+	[ "$status" -eq 125 ]
+	[ -z "$(ls -A "$RT/outside")" ]
+	run "$SBX" run --image /etc/hostname -- true
+	[ "$status" -eq 125 ]
+}

@@ -336,9 +336,34 @@ test_spec (void)
   sbx_run_opts_free (&o);
 }
 
+static void
+test_sha256 (void)
+{
+  static const struct
+  {
+    const char *in, *hex;
+  } v[] = {
+    { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+    { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+  };
+  unsigned char out[32];
+  char hex[65];
+
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+    {
+      sbx_sha256 (v[i].in, strlen (v[i].in), out);
+      for (int j = 0; j < 32; j++)
+        snprintf (hex + 2 * j, 3, "%02x", out[j]);
+      tap_is_str (hex, v[i].hex, "sha256 of a %zu-byte FIPS 180 test vector", strlen (v[i].in));
+    }
+}
+
 int
 main (void)
 {
+  test_sha256 ();
   test_sizes ();
   test_caps_and_paths ();
   test_mounts ();

@@ -24,7 +24,6 @@
 #include "delegate.h"
 
 #define JOURNAL_DEFAULT "/var/log/sbx/events.jsonl"
-#define WATCHER_SOCKET_DEFAULT "/run/sbx/watcher.sock"
 
 /* The signals a user sends to "the program": each goes on to the sandbox's init through the delegate. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -230,21 +229,29 @@ supervise (struct run *r)
 static bool
 watcher_running (const struct sbx_config *cfg)
 {
-  const char *path = sbx_config_str (cfg, "watcher.socket", WATCHER_SOCKET_DEFAULT);
+  /* Where the watcher listens (sbx watch): "watcher.socket", else STATE_DIR/watcher.sock. */
+  const char *path = sbx_config_str (cfg, "watcher.socket", NULL);
+  char buf[sizeof ((struct sockaddr_un *) 0)->sun_path + 1];
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+  if (path == NULL || *path == '\0')
+    {
+      snprintf (buf, sizeof buf, "%s/watcher.sock", sbx_state_dir (cfg));
+      path = buf;
+    }
   if (fd < 0 || strlen (path) >= sizeof sa.sun_path)
     return false;
   strcpy (sa.sun_path, path);
   return connect (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
 }
 
-/* Violations the watcher journaled for this sandbox: lines naming its id (ids are random and never reused). */
+/* Violations the watcher journaled for this sandbox: the journal's lines whose "container" is its id (ids are
+   random and never reused). */
 static long
 count_violations (const struct sbx_config *cfg, const char *id)
 {
-  const char *path = sbx_config_str (cfg, "watcher.journal", JOURNAL_DEFAULT);
+  const char *path = sbx_config_str (cfg, "journal.path", JOURNAL_DEFAULT);
   cleanup_fclose FILE *f = fopen (path, "re");
   char quoted[80];
   char *line = NULL;
@@ -253,7 +260,7 @@ count_violations (const struct sbx_config *cfg, const char *id)
 
   if (f == NULL)
     return 0;
-  snprintf (quoted, sizeof quoted, "\"%s\"", id);
+  snprintf (quoted, sizeof quoted, "\"container\":\"%s\"", id);
   while (getline (&line, &cap, f) > 0)
     if (strstr (line, quoted))
       n++;

@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -50,7 +51,10 @@ run_tar (char *const argv[], const char *confine, char **out, sbx_err *err)
     {
       sbx_err e;
       struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY }, rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+      sigset_t none;
 
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
       if (out)
         dup2 (p[1], STDOUT_FILENO);
       if (confine)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -160,6 +161,10 @@ sbx_run_delegate_quiet (const char *delegate, const char *root, const char *cons
   if (pid == 0)
     {
       int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      sigset_t none;
+
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
       if (null >= 0)
         {
           dup2 (null, STDIN_FILENO);

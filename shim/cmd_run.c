@@ -160,27 +160,33 @@ forward (struct run *r, int sig)
 {
   char num[16];
   const char *args[] = { "kill", r->id, num, NULL };
+  struct timespec pause = { 0, 25 * 1000 * 1000 };
 
   snprintf (num, sizeof num, "%d", sig);
   sbx_log (SBX_DEBUG, "forwarding signal %d to %s", sig, r->id);
-  if (sbx_run_delegate_quiet (r->delegate.path, r->dir.root, args) != 0)
-    sbx_log (SBX_DEBUG, "could not forward signal %d to %s (not running yet or gone)", sig, r->id);
+  /* A signal that comes while the delegate is still creating the container waits for it (up to a second), rather
+     than being lost. */
+  for (int i = 0; i < 40; i++)
+    {
+      if (sbx_run_delegate_quiet (r->delegate.path, r->dir.root, args) == 0)
+        return;
+      siginfo_t si = { 0 };
+      if (waitid (P_PID, r->child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
+        break; /* the delegate is gone: nothing to signal any more */
+      nanosleep (&pause, NULL);
+    }
+  sbx_log (SBX_DEBUG, "could not forward signal %d to %s (not running yet or gone)", sig, r->id);
 }
 
 /* Run the sandbox; returns the command's exit status (128+N for signal N) or SBX_RUN_EFAIL. */
 static int
-supervise (struct run *r)
+supervise (struct run *r, const sigset_t *blocked, const sigset_t *oldmask)
 {
-  sigset_t set, old;
+  sigset_t set = *blocked, old = *oldmask;
   int errpipe[2], status = 0;
   char msg[1024];
   ssize_t n;
 
-  sigemptyset (&set);
-  sigaddset (&set, SIGCHLD);
-  for (size_t i = 0; i < SBX_ARRAY_SIZE (forwarded); i++)
-    sigaddset (&set, forwarded[i]);
-  sigprocmask (SIG_BLOCK, &set, &old);
   if (pipe2 (errpipe, O_CLOEXEC) < 0)
     return fail ("pipe: %s", strerror (errno));
   fflush (NULL);
@@ -200,7 +206,6 @@ supervise (struct run *r)
     {
       msg[n] = '\0';
       waitpid (r->child, NULL, 0);
-      sigprocmask (SIG_SETMASK, &old, NULL);
       return fail ("%s", msg);
     }
   for (;;)
@@ -220,7 +225,6 @@ supervise (struct run *r)
           break;
         }
     }
-  sigprocmask (SIG_SETMASK, &old, NULL);
   if (WIFSIGNALED (status))
     return 128 + WTERMSIG (status);
   return WEXITSTATUS (status);
@@ -327,11 +331,19 @@ sbx_cmd_run (int argc, char **argv)
   sbx_err err = { 0 };
   cleanup_free char *rootfs_real = NULL, *image_root = NULL;
   struct timespec t0, t1;
+  sigset_t blocked, oldmask;
   char why[512];
   int rc, status;
   long long peak;
 
   clock_gettime (CLOCK_MONOTONIC, &t0);
+  /* From here on the user's signals wait for the sandbox (and are forwarded to it) instead of killing sbx half-way
+     through setting it up; children reset the mask. */
+  sigemptyset (&blocked);
+  sigaddset (&blocked, SIGCHLD);
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (forwarded); i++)
+    sigaddset (&blocked, forwarded[i]);
+  sigprocmask (SIG_BLOCK, &blocked, &oldmask);
   rc = sbx_run_parse (argc, argv, &r.o, &err);
   if (rc > 0)
     {
@@ -396,7 +408,7 @@ sbx_cmd_run (int argc, char **argv)
   sbx_log (SBX_DEBUG, "sandbox %s: bundle %s, root %s, delegate %s", r.id, r.dir.path, r.source_root,
            r.delegate.path);
 
-  status = supervise (&r);
+  status = supervise (&r, &blocked, &oldmask);
   peak = sbx_cg_peak_memory (r.id);
   cleanup (&r);
   clock_gettime (CLOCK_MONOTONIC, &t1);

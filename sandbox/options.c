@@ -239,6 +239,22 @@ hostname_ok (const char *s)
   return true;
 }
 
+/* Remember S (allocated) to free it with the options; returns S, or NULL (and frees S) when out of memory. */
+static char *
+keep (struct sbx_run_opts *o, char *s)
+{
+  char **na;
+
+  if (s == NULL || (na = realloc (o->owned, (o->nowned + 1) * sizeof *na)) == NULL)
+    {
+      free (s);
+      return NULL;
+    }
+  na[o->nowned++] = s;
+  o->owned = na;
+  return s;
+}
+
 static int
 add_mount (struct sbx_run_opts *o, struct sbx_mount_opt *m, sbx_err *err)
 {
@@ -260,8 +276,20 @@ bad (sbx_err *err, const char *opt, const char *val, const char *why)
   return sbx_fail (err, EINVAL, "%s %s: %s", opt, val ? val : "", why);
 }
 
+static int parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err);
+
 int
 sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
+{
+  int rc = parse_args (argc, argv, o, err);
+
+  if (rc < 0)
+    sbx_run_opts_free (o);
+  return rc;
+}
+
+static int
+parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
 {
   int c;
 
@@ -295,7 +323,10 @@ sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
             if (optind >= argc)
               return bad (err, opt, a, "expected two arguments: SRC DST");
             if (sbx_mount_bind (c == OPT_BIND ? SBX_MNT_BIND : SBX_MNT_RO_BIND, a, argv[optind], &m, err) < 0)
-              return sbx_wrap (err, "%s %s %s", opt, a, argv[optind]);
+              {
+                sbx_mount_opt_free (&m);
+                return sbx_wrap (err, "%s %s %s", opt, a, argv[optind]);
+              }
             optind++;
             if (add_mount (o, &m, err) < 0)
               return -1;
@@ -306,7 +337,10 @@ sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
           break;
         case OPT_TMPFS:
           if (sbx_mount_tmpfs (a, &m, err) < 0)
-            return sbx_wrap (err, "--tmpfs %s", a);
+            {
+              sbx_mount_opt_free (&m);
+              return sbx_wrap (err, "--tmpfs %s", a);
+            }
           if (add_mount (o, &m, err) < 0)
             return -1;
           break;
@@ -320,9 +354,9 @@ sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
               char *kv;
               if (v == NULL)
                 return bad (err, "--env", a, "not set on the host (use K=V)");
-              if (asprintf (&kv, "%s=%s", a, v) < 0)
+              if (asprintf (&kv, "%s=%s", a, v) < 0 || keep (o, kv) == NULL)
                 return sbx_fail (err, ENOMEM, "--env");
-              a = kv; /* freed with the process: options live as long as the run */
+              a = kv;
             }
           if (push_str (&o->env, &o->nenv, a) < 0)
             return sbx_fail (err, ENOMEM, "--env");
@@ -385,7 +419,7 @@ sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
               {
                 if (sbx_cap_canonical (a, capname, sizeof capname, err) < 0)
                   return sbx_wrap (err, "%s", c == OPT_CAP_ADD ? "--cap-add" : "--cap-drop");
-                name = strdup (capname);
+                name = keep (o, strdup (capname));
               }
             if (name == NULL || push_str (arr, n, name) < 0)
               return sbx_fail (err, ENOMEM, "capabilities");
@@ -448,9 +482,15 @@ sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
       if (cwd == NULL)
         return sbx_fail (err, errno, "--bind-cwd: current directory");
       if (sbx_mount_bind (SBX_MNT_BIND, cwd, cwd, &m, err) < 0)
-        return sbx_wrap (err, "--bind-cwd");
-      if (o->cwd == NULL)
-        o->cwd = strdup (m.dst);
+        {
+          sbx_mount_opt_free (&m);
+          return sbx_wrap (err, "--bind-cwd");
+        }
+      if (o->cwd == NULL && (o->cwd = keep (o, strdup (m.dst))) == NULL)
+        {
+          sbx_mount_opt_free (&m);
+          return sbx_fail (err, ENOMEM, "--bind-cwd");
+        }
       if (add_mount (o, &m, err) < 0)
         return -1;
     }
@@ -466,5 +506,8 @@ sbx_run_opts_free (struct sbx_run_opts *o)
   free (o->env);
   free (o->cap_add);
   free (o->cap_drop);
+  for (size_t i = 0; i < o->nowned; i++)
+    free (o->owned[i]);
+  free (o->owned);
   memset (o, 0, sizeof *o);
 }

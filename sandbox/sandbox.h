@@ -54,6 +54,8 @@ struct sbx_run_opts
   long long memory;    /* bytes, 0 = none */
   long long pids;      /* 0 = sbx.json "run.pids" (default SBX_RUN_PIDS_DEFAULT), -1 = none */
   long long cpu_quota; /* microseconds per 100 ms period, 0 = none */
+  char **owned;        /* strings the parser allocated, freed with the options */
+  size_t nowned;
 };
 
 /* options.c: parse `run [OPTIONS] [--] CMD [ARG...]` (ARGV[0] is "run").  Every mistake is an error whose

@@ -108,6 +108,8 @@ caps_of (const struct sbx_run_opts *o, json_t **out, sbx_err *err)
       if (push_str (caps, names[i], err) < 0)
         return -1;
     }
+  for (size_t i = 0; add_all && i < n; i++)
+    free ((char *) names[i]);
   return 0;
 }
 

@@ -160,11 +160,15 @@ sbx_json() {
 }
 
 @test "run: signals reach the sandbox (crun and runc)" {
+	mkdir "$RT/sig"
 	for d in crun runc; do
-		SBX_RUNTIME=$d "$SBX" run -- sh -c 'trap "exit 42" TERM; sleep 100 & wait' &
+		rm -f "$RT/sig/ready"
+		SBX_RUNTIME=$d "$SBX" run --bind "$RT/sig" /sig -- sh -c 'trap "exit 42" TERM; touch /sig/ready; sleep 100 & wait' &
 		p=$!
 		PIDS+=($p)
-		sleep 0.7
+		# Signal once the sandbox's shell has its handler (before that, an init ignores SIGTERM).
+		for _ in $(seq 100); do [ -e "$RT/sig/ready" ] && break; sleep 0.1; done
+		[ -e "$RT/sig/ready" ]
 		kill -TERM "$p"
 		st=0
 		wait "$p" || st=$?

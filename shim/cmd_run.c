@@ -45,6 +45,14 @@ note (enum sbx_level level, const char *fmt, ...)
   sbx_log (level, "%s", msg);
 }
 
+static double
+ms_since (const struct timespec *t0)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static int
 fail (const char *fmt, ...)
 {
@@ -405,12 +413,15 @@ sbx_cmd_run (int argc, char **argv)
       cleanup (&r);
       return fail ("%s", err.msg);
     }
-  sbx_log (SBX_DEBUG, "sandbox %s: bundle %s, root %s, delegate %s", r.id, r.dir.path, r.source_root,
+  sbx_log (SBX_DEBUG, "sandbox %s: set up in %.1f ms: bundle %s, root %s, delegate %s", r.id, ms_since (&t0),
+           r.dir.path, r.source_root,
            r.delegate.path);
 
   status = supervise (&r, &blocked, &oldmask);
+  sbx_log (SBX_DEBUG, "sandbox %s: ended with status %d at %.1f ms", r.id, status, ms_since (&t0));
   peak = sbx_cg_peak_memory (r.id);
   cleanup (&r);
+  sbx_log (SBX_DEBUG, "sandbox %s: cleaned up at %.1f ms", r.id, ms_since (&t0));
   clock_gettime (CLOCK_MONOTONIC, &t1);
   if (r.o.json)
     summary (&r, status, peak, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/util.h"
@@ -198,6 +201,58 @@ rmdir_tree (const char *dir)
       }
   closedir (d);
   rmdir (dir);
+}
+
+/* SIGKILL every process in DIR and below (host pids: sbx runs in the host's pid namespace).  Returns how many
+   were signalled. */
+static int
+kill_tree (const char *dir)
+{
+  char path[PATH_MAX];
+  DIR *d;
+  struct dirent *e;
+  FILE *f;
+  int pid, n = 0;
+
+  snprintf (path, sizeof path, "%s/cgroup.procs", dir);
+  if ((f = fopen (path, "re")) != NULL)
+    {
+      while (fscanf (f, "%d", &pid) == 1)
+        if (pid > 1 && kill (pid, SIGKILL) == 0)
+          n++;
+      fclose (f);
+    }
+  if ((d = opendir (dir)) == NULL)
+    return n;
+  while ((e = readdir (d)) != NULL)
+    if (e->d_type == DT_DIR && strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0)
+      {
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        n += kill_tree (path);
+      }
+  closedir (d);
+  return n;
+}
+
+int
+sbx_cg_kill (const char *id)
+{
+  char *mnt = NULL;
+  char dir[PATH_MAX];
+  struct timespec pause = { 0, 20 * 1000 * 1000 };
+  sbx_err err;
+  int n = 0;
+
+  if (cg_init (&err) < 0)
+    return -1;
+  /* The pids (else memory) hierarchy holds every process of the run, whatever the runtime left. */
+  if (cgroup_get_subsys_mount_point ("pids", &mnt) != 0 && cgroup_get_subsys_mount_point ("memory", &mnt) != 0)
+    return -1;
+  snprintf (dir, sizeof dir, "%s/%s/%s", mnt, cg_parent, id);
+  free (mnt);
+  for (int i = 0; i < 50 && kill_tree (dir) > 0; i++, n++)
+    nanosleep (&pause, NULL);
+  return n;
 }
 
 int

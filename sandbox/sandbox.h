@@ -95,6 +95,8 @@ int sbx_cg_prepare (const struct sbx_config *cfg, const char *id, sbx_err *err);
 void sbx_cg_path (const char *id, char *out, size_t size);
 /* Peak memory of run ID in bytes, or -1 when the host does not tell. */
 long long sbx_cg_peak_memory (const char *id);
+/* SIGKILL whatever still runs in sbx/ID (a runtime that could not delete its container); waits up to a second. */
+int sbx_cg_kill (const char *id);
 /* Remove sbx/ID from every hierarchy (v1 controllers, named ones and cgroup2). */
 int sbx_cg_remove (const char *id, sbx_err *err);
 
@@ -109,7 +111,10 @@ int sbx_run_id (char *out, size_t size);
 int sbx_run_dir_create (const char *state_dir, const char *id, struct sbx_run_dir *d, sbx_err *err);
 int sbx_run_dir_remove (const char *path, sbx_err *err);
 void sbx_run_dir_free (struct sbx_run_dir *d);
-/* Reap the runs whose owner died: delete their container with DELEGATE, their cgroups and their directory.
+/* Record which delegate runs this run (the reaper deletes its container with the same one). */
+int sbx_run_dir_set_delegate (const struct sbx_run_dir *d, const char *delegate, sbx_err *err);
+/* Reap the runs whose owner died: delete their container with their delegate (else DELEGATE), kill what is left
+   in their cgroup, remove their cgroups and their directory.
    Returns how many were reaped. */
 int sbx_run_reap (const char *state_dir, const char *delegate, sbx_err *err);
 /* Run DELEGATE --root ROOT ARGS... quietly and return its exit status (or -1). */

@@ -20,6 +20,7 @@
 #include "sandbox.h"
 
 #define OWNER_FILE "owner"
+#define DELEGATE_FILE "delegate"
 /* A directory still being set up has no owner file yet; leave it alone that long. */
 #define SETUP_GRACE_SECONDS 60
 
@@ -180,6 +181,29 @@ sbx_run_delegate_quiet (const char *delegate, const char *root, const char *cons
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 
+int
+sbx_run_dir_set_delegate (const struct sbx_run_dir *d, const char *delegate, sbx_err *err)
+{
+  cleanup_close int dfd = open (d->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+  if (dfd < 0)
+    return sbx_fail (err, errno, "open %s", d->path);
+  return sbx_write_atomic (dfd, DELEGATE_FILE, delegate, strlen (delegate), 0644, (uid_t) -1, (gid_t) -1, err);
+}
+
+/* The delegate recorded in run directory DFD, into BUF; NULL when none (or not an executable). */
+static const char *
+recorded_delegate (int dfd, char *buf, size_t size)
+{
+  cleanup_close int fd = openat (dfd, DELEGATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  ssize_t n;
+
+  if (fd < 0 || (n = read (fd, buf, size - 1)) <= 0)
+    return NULL;
+  buf[n] = '\0';
+  return buf[0] == '/' && access (buf, X_OK) == 0 ? buf : NULL;
+}
+
 static bool
 owner_alive (int dfd)
 {
@@ -234,9 +258,14 @@ sbx_run_reap (const char *state_dir, const char *delegate, sbx_err *err)
       if (e->d_name[0] != '.')
         {
           const char *args[] = { "delete", "--force", e->d_name, NULL };
-          /* The owner died; its runtime (or the sandbox) may live on: stop it, then free what it held. */
+          char used[PATH_MAX];
+          const char *d = recorded_delegate (dfd, used, sizeof used);
+
+          /* The owner died; its runtime (or the sandbox) may live on: stop it with the runtime that made it, then
+             kill whatever is left in its cgroup, then free what it held. */
           if (access (root, F_OK) == 0)
-            sbx_run_delegate_quiet (delegate, root, args);
+            sbx_run_delegate_quiet (d ? d : delegate, root, args);
+          sbx_cg_kill (e->d_name);
           if (sbx_cg_remove (e->d_name, &e2) < 0)
             sbx_log (SBX_WARN, "reaping %s: %s", e->d_name, e2.msg);
         }

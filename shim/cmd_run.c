@@ -408,7 +408,8 @@ sbx_cmd_run (int argc, char **argv)
       return fail ("%s", err.msg);
     }
   r.cgroups_made = true;
-  if ((r.o.userns && check_userns_path (r.dir.rootfs, &err) < 0) || write_spec (&r, &err) < 0)
+  if (sbx_run_dir_set_delegate (&r.dir, r.delegate.path, &err) < 0
+      || (r.o.userns && check_userns_path (r.dir.rootfs, &err) < 0) || write_spec (&r, &err) < 0)
     {
       cleanup (&r);
       return fail ("%s", err.msg);

@@ -16,6 +16,7 @@ static const struct
   { "install", sbx_cmd_install, "add sbx-runtime to docker|podman|containerd|crio (--dry-run, --root, --config)" },
   { "uninstall", sbx_cmd_uninstall, "remove exactly what `sbx install` added" },
   { "version", sbx_cmd_version, "print sbx's version" },
+  { "run", sbx_cmd_run, "run a command in a hardened sandbox, without an engine" },
 };
 
 int

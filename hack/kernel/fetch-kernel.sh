@@ -79,4 +79,6 @@ busybox depmod -b "$tmp/depmod" "$kver" || fail "busybox depmod on $pkg failed"
 touch "$tmp/out/.complete"
 rm -rf "$dir"
 mv "$tmp/out" "$dir"
+# Keep this kernel and the one before it (a run still using it may be in progress); drop older ones.
+ls -1dt "$cache"/linux-image-*/ 2>/dev/null | tail -n +3 | while read -r old; do rm -rf "${old%/}"; done
 echo "$dir"

@@ -49,4 +49,6 @@ say "bats $*"
 bats "$@" </dev/null >"$out" 2>/dev/console
 say "bats exited $?"
 sync
+# poweroff -f does not wait for the UART to drain: give the last TAP lines time to reach the host.
+sleep 1
 poweroff -f

@@ -16,6 +16,7 @@ static const struct
   { "capabilities", sbx_stage_caps },
   { "no_new_privs", sbx_stage_nnp },
   { "seccomp", sbx_stage_seccomp },
+  { "seccomp-compile", sbx_stage_seccomp_compile },
   { "annotations", sbx_stage_annotations },
 };
 

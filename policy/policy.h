@@ -52,6 +52,7 @@ int sbx_policy_apply_process (json_t *process, bool nnp_optout, struct sbx_polic
 int sbx_stage_caps (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+int sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_annotations (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 
 /* Capability helpers shared with exec's --cap flags. */

@@ -13,6 +13,7 @@ static const struct
   const char *help;
 } commands[] = {
   { "version", sbx_cmd_version, "print sbx's version" },
+  { "profile", sbx_cmd_profile, "list, show, check, compile, diff and learn seccomp profiles" },
 };
 
 int

@@ -1,6 +1,7 @@
 /* seccomp.c - seccomp stage: the selected sbx profile intersected with the engine's filter, module block on top. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../common/util.h"
@@ -81,6 +82,7 @@ intersect_into (json_t *engine_json, struct sbx_filter *sbx, struct sbx_policy_c
 int
 sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
+  static char chosen[4096];
   cleanup_free const char **caps = NULL;
   cleanup_free char *origin = NULL;
   json_t *seccomp, *annotations, *linux_, *profile = NULL;
@@ -127,7 +129,9 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 
   if (sbx_seccomp_block_modules (seccomp, err) < 0)
     return -1;
-  ctx->profile = name;
+  /* NAME may point into the annotations, which the annotations stage rewrites. */
+  snprintf (chosen, sizeof chosen, "%s", name);
+  ctx->profile = chosen;
   return 0;
 
 fail:

@@ -168,8 +168,14 @@ sbx_filter_pfc (const struct sbx_filter *f, FILE *out, sbx_err *err)
 uint32_t
 sbx_bpf_run (const struct sbx_bpf *p, int nr, const uint64_t args[6])
 {
+  return sbx_bpf_run_arch (p, seccomp_arch_native (), nr, args);
+}
+
+uint32_t
+sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t args[6])
+{
   const struct sock_filter *ins = p->insns;
-  struct seccomp_data d = { .nr = nr, .arch = seccomp_arch_native () };
+  struct seccomp_data d = { .nr = nr, .arch = arch };
   uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
   size_t pc = 0;
 

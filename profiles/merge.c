@@ -22,6 +22,9 @@ struct cand
   unsigned ncmp;
   struct sbx_cmp cmp[6];
   bool dead;
+  /* A pair is exact: both sides' rules hold.  A background is one side's rule with the other side's fallback;
+     it only holds where none of the other side's rules does, so pairs take precedence over it. */
+  bool pair;
 };
 
 struct side
@@ -241,7 +244,7 @@ regions (const struct side *e, const struct side *s, struct cand *c, size_t max,
   for (size_t i = 0; i < e->ncond; i++)
     for (size_t j = 0; j < s->ncond && n < max; j++)
       {
-        struct cand x = { .act = mr (&e->cond[i]->act, &s->cond[j]->act) };
+        struct cand x = { .act = mr (&e->cond[i]->act, &s->cond[j]->act), .pair = true };
         int r = conjoin (e->cond[i], s->cond[j], &x);
         if (r == CONJ_UNSAT)
           continue;
@@ -268,6 +271,21 @@ regions (const struct side *e, const struct side *s, struct cand *c, size_t max,
       n++;
     }
   return n;
+}
+
+/* Every argument value A matches is matched by B (B's comparisons are a subset of A's). */
+static bool
+implies (const struct cand *a, const struct cand *b)
+{
+  for (unsigned j = 0; j < b->ncmp; j++)
+    {
+      bool found = false;
+      for (unsigned i = 0; i < a->ncmp && !found; i++)
+        found = memcmp (&a->cmp[i], &b->cmp[j], sizeof a->cmp[i]) == 0;
+      if (!found)
+        return false;
+    }
+  return true;
 }
 
 static bool
@@ -322,25 +340,48 @@ merge_one (const char *name, const struct side *e, const struct side *s, const s
       c[i].dead = sbx_action_eq (&c[i].act, dflt);
       for (size_t j = 0; j < i && !c[i].dead; j++)
         if (!c[j].dead && same_cmps (&c[i], &c[j]) && sbx_action_eq (&c[i].act, &c[j].act))
-          c[i].dead = true;
+          c[j].pair |= c[i].pair, c[i].dead = true;
     }
   for (size_t i = 0; i < n; i++)
-    for (size_t j = i + 1; j < n && !c[i].dead; j++)
+    for (size_t j = 0; j < n && !c[i].dead; j++)
       {
-        if (c[j].dead || sbx_action_eq (&c[i].act, &c[j].act) || !may_overlap (&c[i], &c[j]))
+        struct cand *p = &c[i], *b = &c[j];
+
+        if (i == j || b->dead || sbx_action_eq (&p->act, &b->act) || !may_overlap (p, b))
           continue;
-        /* A refusal of the default's kind can give way to the default itself: still refused. */
-        if (same_class (&c[j].act, dflt))
-          c[j].dead = true;
-        else if (same_class (&c[i].act, dflt))
-          c[i].dead = true;
-        else
+        if (p->pair && !b->pair)
           {
-            struct sbx_action w = mr (&c[i].act, &c[j].act);
-            note (notes, notes_size, "%s: overlapping argument rules raised to the stricter action;", name);
-            c[i].act = c[j].act = w;
+            /* The background gives way where the pair holds: drop it when it lies inside the pair, or when
+               what it refuses the default refuses too. */
+            if (implies (b, p) || same_class (&b->act, dflt))
+              {
+                b->dead = true;
+                continue;
+              }
           }
+        else if (!p->pair && !b->pair)
+          {
+            if (same_class (&b->act, dflt))
+              {
+                b->dead = true;
+                continue;
+              }
+            if (same_class (&p->act, dflt))
+              {
+                p->dead = true;
+                continue;
+              }
+          }
+        else if (!p->pair && b->pair)
+          continue; /* handled when the loop reaches the pair */
+        note (notes, notes_size, "%s: overlapping argument rules raised to the stricter action;", name);
+        p->act = b->act = mr (&p->act, &b->act);
       }
+  /* libseccomp refuses a rule more specific than one with the same action: the general one covers it. */
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n && !c[i].dead; j++)
+      if (i != j && !c[j].dead && sbx_action_eq (&c[i].act, &c[j].act) && implies (&c[i], &c[j]))
+        c[i].dead = true;
   for (size_t i = 0; i < n; i++)
     if (!c[i].dead && emit (out, name, &c[i].act, c[i].cmp, c[i].ncmp, err) < 0)
       return -1;
@@ -366,6 +407,38 @@ sorted (const struct sbx_filter *f)
     v[i] = &f->rules[i];
   qsort (v, f->nrules, sizeof *v, by_name);
   return v;
+}
+
+/* On i386 libseccomp derives an argument-less socketcall rule from every socket() rule; an explicit socketcall
+   rule must come first to take precedence (and to keep derived rules of different actions from colliding). */
+static void
+hoist (struct sbx_filter *f, const char *name)
+{
+  size_t k = 0;
+
+  for (size_t i = 0; i < f->nrules; i++)
+    if (strcmp (f->rules[i].name, name) == 0)
+      {
+        struct sbx_rule r = f->rules[i];
+        memmove (&f->rules[k + 1], &f->rules[k], (i - k) * sizeof r);
+        f->rules[k++] = r;
+      }
+}
+
+/* An explicit socketcall refusal must reach libseccomp even when it matches the default (which would make the
+   delegates skip it): without it libseccomp's derived socketcall(SYS_SOCKET) rule lets every address family
+   through on i386.  sbx's own errno is used there, the only place where the engine's does not win. */
+static int
+keep_socketcall (const struct sbx_filter *sbx, struct sbx_filter *out, sbx_err *err)
+{
+  for (size_t i = 0; i < out->nrules; i++)
+    if (strcmp (out->rules[i].name, "socketcall") == 0)
+      return 0;
+  for (size_t i = 0; i < sbx->nrules; i++)
+    if (strcmp (sbx->rules[i].name, "socketcall") == 0 && sbx->rules[i].ncmp == 0
+        && sbx->rules[i].act.kind >= SBX_ACT_ERRNO && !sbx_action_eq (&sbx->rules[i].act, &out->def))
+      return sbx_filter_add_rule (out, "socketcall", &sbx->rules[i].act, NULL, 0, NULL, err);
+  return 0;
 }
 
 int
@@ -413,6 +486,9 @@ sbx_filter_intersect (const struct sbx_filter *engine, const struct sbx_filter *
         goto fail;
       i = i2, j = j2;
     }
+  if (keep_socketcall (sbx, out, err) < 0)
+    goto fail;
+  hoist (out, "socketcall");
   return 0;
 
 fail:

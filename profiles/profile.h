@@ -128,6 +128,8 @@ void sbx_bpf_free (struct sbx_bpf *p);
 int sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err);
 /* Run the program on one syscall of the native architecture, as the kernel would; returns SECCOMP_RET_*. */
 uint32_t sbx_bpf_run (const struct sbx_bpf *p, int nr, const uint64_t args[6]);
+/* The same for another architecture (AUDIT_ARCH_* token, e.g. libseccomp's SCMP_ARCH_X86). */
+uint32_t sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t args[6]);
 int sbx_bpf_run_name (const struct sbx_bpf *p, const char *name, const uint64_t args[6], uint32_t *ret);
 void sbx_bpf_disasm (const struct sbx_bpf *p, FILE *out);
 /* "ALLOW", "ERRNO(1)"... for a SECCOMP_RET_* value. */

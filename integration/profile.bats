@@ -239,3 +239,17 @@ start_listener() {
 	grep -q "^state " "$T/listener.out"
 	grep -qx "nr 83" "$T/listener.out" || { cat "$T/listener.out"; false; } # mkdir on x86_64
 }
+
+@test "crun: exec'd processes get the precompiled filter too; crun's spec copy holds a fail-closed stand-in" {
+	bundle_edit '.process.args = ["/bin/sleep", "30"]'
+	local id
+	id=$(new_id exec)
+	run sbx_rt crun run -d --bundle "$T/bundle" "$id"
+	[ "$status" -eq 0 ] || { show; false; }
+	jq -e '.linux.seccomp == {syscalls: [], defaultAction: "SCMP_ACT_KILL_PROCESS"}' "$T/bundle/config.json"
+	run sbx_rt crun exec "$id" /bin/sbx-probe finit_module unshare_user socket_vsock
+	[ "$status" -eq 0 ] || { show; false; }
+	expect_line "finit_module 1 EPERM"
+	expect_line "unshare_user 1 EPERM"
+	expect_line "socket_vsock 1 EPERM"
+}

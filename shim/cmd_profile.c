@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/util.h"
@@ -25,6 +26,7 @@ struct opts
   const char *out;
   const char *base;
   bool disasm, raw;
+  long bench;
   int npos;
   char *pos[16];
 };
@@ -55,6 +57,8 @@ parse (int argc, char **argv, struct opts *o)
         o->out = argv[++i];
       else if (strcmp (argv[i], "--base") == 0 && i + 1 < argc)
         o->base = argv[++i];
+      else if (strcmp (argv[i], "--bench") == 0 && i + 1 < argc)
+        o->bench = atol (argv[++i]);
       else if (strcmp (argv[i], "--disasm") == 0)
         o->disasm = true;
       else if (strcmp (argv[i], "--raw") == 0)
@@ -275,6 +279,60 @@ cmd_check (struct opts *o)
   return 0;
 }
 
+static double
+now_us (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+/* --bench N (for make bench): libseccomp compile time, and the crun start path's cache miss and hit. */
+static int
+bench_compile (const struct sbx_filter *f, long n)
+{
+  char dir[] = "/tmp/sbx-bench-cache.XXXXXX";
+  json_t *oci = json_new_obj ();
+  double t0, compile, miss, hit;
+  struct sbx_bpf p;
+  char *b64 = NULL;
+  bool was_hit;
+  sbx_err err;
+
+  if (oci == NULL || sbx_filter_to_oci (f, oci, false, &err) < 0 || mkdtemp (dir) == NULL)
+    return 1;
+  t0 = now_us ();
+  for (long i = 0; i < n; i++)
+    {
+      if (sbx_filter_compile (f, false, &p, &err) < 0)
+        return fail (&err);
+      sbx_bpf_free (&p);
+    }
+  compile = (now_us () - t0) / n;
+  t0 = now_us ();
+  if (sbx_bpf_cache_b64 (oci, dir, &b64, &was_hit, &err) < 0)
+    return fail (&err);
+  miss = now_us () - t0;
+  free (b64);
+  t0 = now_us ();
+  for (long i = 0; i < n; i++)
+    {
+      if (sbx_bpf_cache_b64 (oci, dir, &b64, &was_hit, &err) < 0 || !was_hit)
+        return 1;
+      free (b64);
+    }
+  hit = (now_us () - t0) / n;
+  printf ("compile_us %.1f\ncache_miss_us %.1f\ncache_hit_us %.1f\n", compile, miss, hit);
+  json_free (oci);
+  {
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system (cmd) != 0)
+      return 1;
+  }
+  return 0;
+}
+
 static int
 cmd_compile (struct opts *o)
 {
@@ -286,6 +344,8 @@ cmd_compile (struct opts *o)
     return usage (stderr);
   if (load (o->pos[0], o->caps, &f, &err) < 0 || sbx_filter_compile (&f, true, &prog, &err) < 0)
     return fail (&err);
+  if (o->bench > 0)
+    return bench_compile (&f, o->bench);
   if (o->out)
     {
       FILE *w = fopen (o->out, "we");

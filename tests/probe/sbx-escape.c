@@ -126,6 +126,42 @@ do_fd (long fd)
   return fd < 0 ? -1 : 0;
 }
 
+static double
+now_ns (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+/* time_getppid, time_personality: the cost of one call, in ns, over SBX_LOOPS calls (the benchmark's probe).
+   personality(0xffffffff) only queries, and is argument-filtered by the engines' and sbx's profiles. */
+static int
+timed (const char *what)
+{
+  const char *env = getenv ("SBX_LOOPS");
+  long n = env ? atol (env) : 2000000, i;
+  double t0;
+
+  if (strcmp (what, "getppid") == 0)
+    {
+      t0 = now_ns ();
+      for (i = 0; i < n; i++)
+        syscall (SYS_getppid);
+    }
+  else if (strcmp (what, "personality") == 0)
+    {
+      t0 = now_ns ();
+      for (i = 0; i < n; i++)
+        syscall (SYS_personality, 0xffffffffUL);
+    }
+  else
+    return 2;
+  printf ("time_%s %.1f\n", what, (now_ns () - t0) / n);
+  fflush (stdout);
+  return 0;
+}
+
 static int
 op (const char *name)
 {
@@ -205,6 +241,8 @@ op (const char *name)
     report (name, do_socket (AF_INET, SOCK_STREAM, 0));
   else if (strcmp (name, "socket_unix") == 0)
     report (name, do_socket (AF_UNIX, SOCK_STREAM, 0));
+  else if (strncmp (name, "time_", 5) == 0)
+    return timed (name + 5);
   else if (strcmp (name, "clone_thread") == 0)
     report (name, clone_flags (0));
   else

@@ -253,3 +253,32 @@ start_listener() {
 	expect_line "unshare_user 1 EPERM"
 	expect_line "socket_vsock 1 EPERM"
 }
+
+@test "profile learn: observe under crun, then the learned profile runs the workload and refuses the rest" {
+	local d
+	bundle_edit '.root.readonly = false | .process.args = ["/bin/sh", "-c", "echo learned-run; ls / | grep -c . ; echo x > /tmp/f && cat /tmp/f"]'
+	cp "$T/bundle/config.json" "$T/config.orig"
+	run "$SBX" profile learn "$T/bundle" -o "$SBX_PROFILES_DIR/learned.json"
+	[ "$status" -eq 0 ] || { show; false; }
+	expect_line "learned-run"
+	jq -e '.defaultAction == "SCMP_ACT_ERRNO" and (.syscalls[0].names | index("execve") != null and index("write") != null)' "$SBX_PROFILES_DIR/learned.json"
+	# The smallest profile: nothing the workload did not do (mount, socket, ptrace, bpf are absent).
+	jq -e '[.syscalls[].names[]] | (index("mount"), index("ptrace"), index("bpf"), index("socket"), index("init_module")) == null' "$SBX_PROFILES_DIR/learned.json"
+	for d in $DELEGATES; do
+		bundle_reset
+		bundle_edit '.annotations["run.sbx.profile"] = "learned"'
+		run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id learned-$d)"
+		[ "$status" -eq 0 ] || { show; false; }
+		expect_line "learned-run"
+		expect_line "x"
+		# Something the workload never did is refused.
+		bundle_reset
+		bundle_edit '.annotations["run.sbx.profile"] = "learned" | .process.args = ["/bin/sbx-probe", "socket_vsock", "unshare_user"]'
+		run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id learned2-$d)"
+		expect_line "socket_vsock 1 EPERM"
+		expect_line "unshare_user 1 EPERM"
+	done
+	run "$SBX" profile diff default learned
+	[ "$status" -eq 0 ] || { show; false; }
+	grep -q '^- ' <<<"$output"
+}

@@ -146,6 +146,13 @@ uint32_t sbx_arch_token (const char *name);
 int sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, bool *hit, sbx_err *err);
 const char *sbx_seccomp_cache_dir (const struct sbx_config *cfg);
 
+/* Run the OCI bundle BUNDLE with CRUN (crun hands the listener over without running a syscall under the new
+   filter first, so every syscall can be observed): syscalls outside BASE's ALLOW rules (all of them when BASE is
+   NULL) go to a user-notification listener that records them and lets them through.  *OUT is the smallest
+   profile that would have let the workload run (BASE's allowlist plus what was seen). */
+int sbx_profile_learn (const struct sbx_config *cfg, const char *base, const char *bundle, const char *crun,
+                       json_t **out, sbx_err *err);
+
 /* Building blocks shared by the files of profiles/. */
 int sbx_cmp_parse (const json_t *arg, struct sbx_cmp *c, sbx_err *err);
 int sbx_filter_add_rule (struct sbx_filter *f, const char *name, const struct sbx_action *act,

@@ -467,9 +467,33 @@ cmd_diff (struct opts *o)
 static int
 cmd_learn (struct opts *o)
 {
-  (void) o;
-  fprintf (stderr, "sbx profile learn: not available in this build\n");
-  return 1;
+  struct sbx_config cfg = { 0 };
+  cleanup_free char *s = NULL;
+  json_t *prof;
+  size_t len;
+  sbx_err err;
+
+  if (o->npos != 1)
+    return usage (stderr);
+  if (sbx_config_load (&cfg, &err) < 0
+      || sbx_profile_learn (&cfg, o->base, o->pos[0], getenv ("SBX_LEARN_CRUN") ? getenv ("SBX_LEARN_CRUN") : "crun",
+                            &prof, &err) < 0
+      || json_serialize (prof, &s, &len, &err) < 0)
+    return fail (&err);
+  json_free (prof);
+  sbx_config_free (&cfg);
+  if (o->out)
+    {
+      FILE *w = fopen (o->out, "we");
+      if (w == NULL || fprintf (w, "%s\n", s) < 0 || fclose (w) != 0)
+        {
+          fprintf (stderr, "sbx profile learn: write %s: %s\n", o->out, strerror (errno));
+          return 1;
+        }
+    }
+  else
+    puts (s);
+  return 0;
 }
 
 int

@@ -16,15 +16,18 @@ sbx_setup() {
 	# A plain, engine-like spec: no terminal, read-only root, the probe as the process.
 	bundle_edit '.process.terminal=false | .root.readonly=true | .process.args=["/bin/sbx-probe","modules"]'
 	cp "$T/bundle/config.json" "$T/config.orig"
-	CONTAINERS=()
 }
 
+# Remove every container this test created: whatever is in its private root, for each delegate.
 sbx_teardown() {
 	local c d
-	for c in "${CONTAINERS[@]}"; do
-		for d in $DELEGATES; do "$d" --root "$T/root" delete --force "$c" >/dev/null 2>&1 || true; done
+	[ -n "${T:-}" ] || return 0
+	for d in $DELEGATES; do
+		for c in $("$d" --root "$T/root" list -q 2>/dev/null); do
+			"$d" --root "$T/root" delete --force "$c" >/dev/null 2>&1 || true
+		done
 	done
-	[ -n "${T:-}" ] && rm -rf "$T"
+	rm -rf "$T"
 }
 
 # bundle_edit JQ: edit the bundle's config.json in place.
@@ -34,11 +37,15 @@ bundle_edit() {
 
 bundle_reset() { cp "$T/config.orig" "$T/bundle/config.json"; }
 
-# A container id unique to this test, remembered for teardown.
-new_id() {
-	local id="sbx-$1-$$-$RANDOM"
-	CONTAINERS+=("$id")
-	echo "$id"
+# A container id unique to this test.
+new_id() { echo "sbx-$1-$$-$RANDOM"; }
+
+# sbx_create DELEGATE ID [ARGS...]: create a container in the background sense: its stdio must not hold bats'
+# output open, so it goes to files under $T.
+sbx_create() {
+	local d=$1 id=$2
+	shift 2
+	sbx_rt "$d" create --bundle "$T/bundle" "$@" "$id" </dev/null >"$T/$id.out" 2>"$T/$id.err"
 }
 
 # sbx_rt DELEGATE ARGS...: sbx-runtime with a private root, delegating to DELEGATE.
@@ -76,4 +83,16 @@ expect_line() {
 cap_bit_set() {
 	local hex=$1 bit=$2
 	(((16#$hex >> bit) & 1))
+}
+
+# log_has FILE LEVEL REGEX: a runc-format JSON log has a line of LEVEL whose msg matches REGEX.
+# (jq -s: jq 1.6's -e judges only the last input line.)
+log_has() {
+	jq -s -e --arg l "$2" --arg re "$3" 'map(select(.level==$l and (.msg|test($re)))) | length > 0' "$1" >/dev/null ||
+		{ echo "no $2 line matching /$3/ in $1:"; cat "$1"; return 1; }
+}
+
+# expect_modules_eperm: the probe's three module syscalls were each refused with EPERM.
+expect_modules_eperm() {
+	expect_line "finit_module 1 EPERM" && expect_line "init_module 1 EPERM" && expect_line "delete_module 1 EPERM"
 }

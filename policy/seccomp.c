@@ -14,7 +14,9 @@
 #define CRUN_BPF_ANNOTATION "run.oci.seccomp_bpf_data"
 #define SBX_PROFILE_DEFAULT "default"
 
-/* run.sbx.profile, then sbx.json "profile", then "default". */
+/* run.sbx.profile, then sbx.json "profile", then "default".  A caller with no configuration at all (the policy
+   used as a library, its unit tests) gets "baseline": the engine's own filter plus the module block, the
+   behaviour sbx had before profiles; sbx-runtime and sbx always pass their configuration, loaded or empty. */
 static const char *
 selected_profile (const json_t *spec, const struct sbx_policy_ctx *ctx)
 {
@@ -22,6 +24,8 @@ selected_profile (const json_t *spec, const struct sbx_policy_ctx *ctx)
 
   if (name && *name)
     return name;
+  if (ctx->cfg == NULL)
+    return "baseline";
   return sbx_config_str (ctx->cfg, "profile", SBX_PROFILE_DEFAULT);
 }
 

@@ -280,6 +280,12 @@ sbx_filter_from_oci (const json_t *seccomp, const char *what, struct sbx_filter 
             sbx_fail (err, EINVAL, "not an object");
           goto fail_rule;
         }
+      for (size_t j = 0; j < json_arr_len (names); j++)
+        if (json_str (json_arr_at (names, j)) == NULL)
+          {
+            sbx_fail (err, EINVAL, "names[%zu] is not a string", j);
+            goto fail_rule;
+          }
       if (action == NULL)
         {
           sbx_fail (err, EINVAL, "no action");

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/util.h"
 #include "../profiles/profile.h"
@@ -54,6 +55,29 @@ final_caps (const json_t *spec, const char ***caps, size_t *n, sbx_err *err)
   return 0;
 }
 
+/* A spec sbx hardened for crun carries a stand-in in linux.seccomp and the real filter in an annotation: put the
+   real one back, so hardening it again (runc run after create, a bundle reused) starts from the same filter. */
+static int
+restore_saved (json_t *spec, json_t *annotations, sbx_err *err)
+{
+  const char *saved = json_str (json_find (annotations, SBX_ANN_SECCOMP_SAVED));
+  json_t *linux_, *seccomp;
+
+  if (saved == NULL)
+    return 0;
+  if (json_parse (saved, strlen (saved), "annotation " SBX_ANN_SECCOMP_SAVED, &seccomp, err) < 0)
+    return -1;
+  if (!json_is (seccomp, JSON_OBJECT))
+    {
+      json_free (seccomp);
+      return sbx_fail (err, EINVAL, "annotation %s is not a JSON object", SBX_ANN_SECCOMP_SAVED);
+    }
+  if (json_obj_ensure (spec, "linux", &linux_, err) < 0 || json_set (linux_, "seccomp", seccomp, err) < 0)
+    return -1;
+  json_del (annotations, SBX_ANN_SECCOMP_SAVED);
+  return 0;
+}
+
 static bool
 allows_everything (const struct sbx_filter *f)
 {
@@ -101,6 +125,8 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
     ctx->note (SBX_WARN, "container %s: dropped annotation %s: a precompiled filter would replace sbx's",
                ctx->container_id ? ctx->container_id : "?", CRUN_BPF_ANNOTATION);
 
+  if (restore_saved (spec, annotations, err) < 0)
+    return -1;
   name = selected_profile (spec, ctx);
   if (sbx_profile_load (ctx->cfg, name, &profile, &origin, err) < 0)
     return -1;

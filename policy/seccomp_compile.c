@@ -17,7 +17,8 @@
 int
 sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
-  cleanup_free char *b64 = NULL;
+  cleanup_free char *b64 = NULL, *saved = NULL;
+  size_t saved_len;
   const char *dir = sbx_seccomp_cache_dir (ctx->cfg);
   json_t *linux_, *seccomp, *annotations;
   sbx_err cerr = { 0 };
@@ -43,9 +44,13 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
     return -1;
   if (json_set (annotations, CRUN_BPF_ANNOTATION, json_new_str (b64), err) < 0)
     return -1;
+  if (json_serialize (seccomp, &saved, &saved_len, err) < 0
+      || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str (saved), err) < 0)
+    return -1;
   /* crun parses linux.seccomp even when it loads the annotation instead (about 15 ms for a full profile, three
      times its own start): leave only what it still reads there (flags, listener).  The stand-in fails closed:
-     were the annotation ever ignored, every syscall would kill the container. */
+     were the annotation ever ignored, every syscall would kill the container.  The full filter stays in an
+     annotation (a plain string to crun) for the next hardening of this spec. */
   if (json_set (seccomp, "defaultAction", json_new_str ("SCMP_ACT_KILL_PROCESS"), err) < 0
       || json_set (seccomp, "syscalls", json_new_arr (), err) < 0)
     return -1;

@@ -308,7 +308,9 @@ merge_one (const char *name, const struct side *e, const struct side *s, const s
   n = regions (e, s, c, SBX_ARRAY_SIZE (c), dflt, name, notes, notes_size);
   /* A fallback that refuses like the default (another errno) is left to the default: still refused, with the
      errno of the default (the engine's when both refuse by default). */
-  if (!same_class (&f, dflt))
+  /* When the fallback is the engine's own refusal its errno must survive exactly; only a refusal that is sbx's
+     alone may take the default's errno. */
+  if (e->fb.kind >= SBX_ACT_ERRNO ? !sbx_action_eq (&f, dflt) : !same_class (&f, dflt))
     {
       struct sbx_action worst = f;
       size_t differing = 0, last = 0;

@@ -11,6 +11,10 @@
 #include "../common/config.h"
 #include "../oci/json.h"
 
+/* Where the crun compile stage keeps the full linux.seccomp while crun is handed a stand-in next to the
+   precompiled program; the seccomp stage puts it back when a hardened spec is hardened again. */
+#define SBX_ANN_SECCOMP_SAVED "run.sbx.seccomp"
+
 /* Ordered by the kernel's precedence: when two filters disagree the larger one wins. */
 enum sbx_act_kind
 {

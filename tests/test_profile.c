@@ -422,6 +422,25 @@ test_cache (void)
   s = harden (spec_with (NULL, NULL), SBX_DELEGATE_CRUN, &err);
   ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") && strcmp (json_annotation (s, "run.oci.seccomp_bpf_data"), b1) == 0,
       "crun: run.oci.seccomp_bpf_data holds the compiled filter");
+  /* Hardening that spec again (a bundle reused, runc run after crun): the saved filter comes back. */
+  if (s)
+    {
+      cleanup_free char *once = NULL, *again = NULL;
+      size_t l;
+      json_t *s2;
+      json_serialize (s, &once, &l, &err);
+      s2 = harden (once, SBX_DELEGATE_CRUN, &err);
+      ok (s2 && strcmp (json_annotation (s2, "run.oci.seccomp_bpf_data"), b1) == 0,
+          "crun spec hardened again: the same precompiled filter");
+      json_free (s2);
+      s2 = harden (once, SBX_DELEGATE_RUNC, &err);
+      ok (s2 && verdict (s2, "getppid", 0, 0, 0) == ALLOW && verdict (s2, "bpf", 0, 0, 0) == ERRNO (1)
+              && json_annotation (s2, "run.oci.seccomp_bpf_data") == NULL
+              && json_annotation (s2, SBX_ANN_SECCOMP_SAVED) == NULL,
+          "crun spec hardened again for runc: the real filter restored, not the stand-in");
+      json_free (s2);
+      (void) again;
+    }
   json_free (s);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.oci.seccomp_bpf_data\":\"AAAA\"}"), SBX_DELEGATE_RUNC, &err);
   ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") == NULL, "runc: no annotation, an engine's one dropped");

@@ -132,4 +132,4 @@ s_off=$(start off "cp $d/sbxdef/true.json $d/sbxdef/config.json" "$d/rt.sh off")
 	printf '| sbx default, BPF cache hit | %.1f | %.2f |\n' "$s_hit" "$(echo "$s_hit / $s_plain" | bc -l)"
 	printf '| sbx default, cache emptied each start (sbx compiles) | %.1f | %.2f |\n' "$s_miss" "$(echo "$s_miss / $s_plain" | bc -l)"
 	printf '| sbx default, cache off (JSON to crun) | %.1f | %.2f |\n' "$s_off" "$(echo "$s_off / $s_plain" | bc -l)"
-} | tee -a "$OUT"
+} | if [ -n "${BENCH_TMP:-}" ]; then cat; else tee -a "$OUT"; fi # under make bench, hack/bench.sh collects stdout

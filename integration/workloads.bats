@@ -146,7 +146,7 @@ wait \$np"
 # A Debian bookworm minbase with python3, made once with debootstrap and reused (overlay per test).
 debian_rootfs() {
 	if [ ! -x "$ROOTFS_CACHE/usr/bin/python3" ]; then
-		command -v debootstrap >/dev/null || skip "debootstrap is not installed (hack/deps/profiles.txt)"
+		command -v debootstrap >/dev/null || { echo "debootstrap is not installed (hack/deps/profiles.txt)"; return 1; }
 		rm -rf "$ROOTFS_CACHE.tmp"
 		mkdir -p "$(dirname "$ROOTFS_CACHE")"
 		debootstrap --variant=minbase --include=python3 bookworm "$ROOTFS_CACHE.tmp" http://deb.debian.org/debian \

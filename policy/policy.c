@@ -18,6 +18,7 @@ static const struct
   { "namespaces", sbx_stage_namespaces },
   { "cgroups", sbx_stage_cgroups },
   { "seccomp", sbx_stage_seccomp },
+  { "seccomp-compile", sbx_stage_seccomp_compile },
   { "annotations", sbx_stage_annotations },
 };
 

@@ -5,5 +5,6 @@
 /* Each takes the arguments from its own name on (argv[0] is the subcommand) and returns the exit status. */
 int sbx_cmd_version (int argc, char **argv);
 int sbx_cmd_run (int argc, char **argv);
+int sbx_cmd_profile (int argc, char **argv);
 
 #endif

@@ -96,6 +96,12 @@ mkdir -p "$ov/sbx/integration" "$ov/usr/libexec/sbx-kernel"
 install -m 0755 "$here/init" "$ov/init"
 install -m 0755 "$here/guest.sh" "$ov/usr/libexec/sbx-kernel/guest.sh"
 cp -a "$repo/integration/kernel" "$ov/sbx/integration/"
+# The suite's own guest-only helpers (static: they also run inside busybox containers).
+mkdir -p "$ov/sbx/integration/kernel/bin"
+for c in "$repo"/integration/kernel/*.c; do
+  [ -e "$c" ] || continue
+  gcc -static -O2 -Wall -Wextra -Werror -std=gnu11 -o "$ov/sbx/integration/kernel/bin/$(basename "$c" .c)" "$c"
+done
 [ -n "${SBX_KERNEL_HOST_REPORT:-}" ] && cp "$SBX_KERNEL_HOST_REPORT" "$ov/sbx/host-report.txt"
 for d in bin profiles; do
   [ -d "$repo/$d" ] && cp -a "$repo/$d" "$ov/sbx/"

@@ -7,12 +7,12 @@ load helpers
 
 setup () {
   require_guest
-  unload_modules dummy nf_tables af_alg
+  unload_modules $TEST_MODULES
   B=$BATS_TEST_TMPDIR/bundle
 }
 
 teardown () {
-  unload_modules dummy nf_tables af_alg
+  unload_modules $TEST_MODULES
 }
 
 @test "guest: kernel with loadable modules and the BPF LSM active" {
@@ -81,6 +81,12 @@ unprivileged_autoloads () {
   show
   [ "$output" = "socket_alg 0 OK" ]
   module_loaded af_alg
+  # A netlink protocol, allowed by container profiles and needing no capability: net-pf-16-proto-12 loads nfnetlink.
+  set_args "$B" /bin/autoload-probe socket_nfnetlink
+  run_in "$rt" "$B" base-nfnl
+  show
+  [ "$output" = "socket_nfnetlink 0 OK" ]
+  module_loaded nfnetlink
   # CAP_NET_ADMIN in the container's own network namespace is enough for rtnl-link-dummy.
   make_netadmin "$B"
   set_args "$B" /bin/ip link add d0 type dummy
@@ -90,10 +96,10 @@ unprivileged_autoloads () {
   module_loaded dummy
 }
 
-@test "baseline runc: an ordinary container autoloads af_alg (socket) and dummy (ip link add)" {
+@test "baseline runc: an ordinary container autoloads af_alg, nfnetlink (socket) and dummy (ip link add)" {
   unprivileged_autoloads runc
 }
 
-@test "baseline crun: an ordinary container autoloads af_alg (socket) and dummy (ip link add)" {
+@test "baseline crun: an ordinary container autoloads af_alg, nfnetlink (socket) and dummy (ip link add)" {
   unprivileged_autoloads crun
 }

@@ -5,6 +5,9 @@ SBX_ROOT=${SBX_ROOT:-/sbx}
 SBX=$SBX_ROOT/bin/sbx
 SBX_RUNTIME_BIN=$SBX_ROOT/bin/sbx-runtime
 PROBE=$SBX_ROOT/build/sbx-probe
+AUTOLOAD_PROBE=$SBX_ROOT/integration/kernel/bin/autoload-probe
+# Modules a test may leave loaded, dependants before what they depend on (rmmod order).
+TEST_MODULES="dummy nf_tables nfnetlink af_alg libcrc32c"
 KVER=$(uname -r)
 MODDIR=/lib/modules/$KVER/kernel
 DUMMY_KO=$MODDIR/drivers/net/dummy.ko
@@ -22,13 +25,21 @@ note () { printf '# %s\n' "$@" >&3; }
 
 module_loaded () { grep -q "^$1 " /proc/modules; }
 
-# Remove modules a test may have loaded (the guest is shared by every test in the run).
+# Remove modules a test may have loaded (the guest is shared by every test in the run). Several passes: a
+# dependency goes only after its users, and a module whose last socket just closed may stay busy a moment.
 unload_modules () {
-  local m
-  for m in "$@"; do
-    module_loaded "$m" && rmmod "$m" 2>/dev/null
+  local try m left
+  for try in $(seq 10); do
+    left=
+    for m in "$@"; do
+      module_loaded "$m" || continue
+      rmmod "$m" 2>/dev/null || left+=" $m"
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.3
   done
-  return 0
+  echo "cannot unload:$left"
+  return 1
 }
 
 # make_bundle DIR: busybox rootfs with sbx-probe and the test modules, config from `runc spec`.
@@ -38,6 +49,7 @@ make_bundle () {
   cp /usr/bin/busybox "$b/rootfs/bin/busybox"
   for a in sh insmod rmmod ip cat grep ls sleep unshare; do ln -s busybox "$b/rootfs/bin/$a"; done
   cp "$PROBE" "$b/rootfs/bin/sbx-probe"
+  cp "$AUTOLOAD_PROBE" "$b/rootfs/bin/autoload-probe"
   cp "$DUMMY_KO" "$NFT_KO" "$b/rootfs/mod/"
   printf 'root:x:0:0:root:/:/bin/sh\n' >"$b/rootfs/etc/passwd"
   (cd "$b" && runc spec)

@@ -24,7 +24,7 @@ setup () {
     [ -x "$f" ] && TEST_BPF=$f && break
   done
   [ -n "$TEST_BPF" ] || skip "build/test_bpf is not built in this tree (bpf/ not merged yet)"
-  unload_modules dummy af_alg
+  unload_modules $TEST_MODULES
   B=$BATS_TEST_TMPDIR/bundle
   PIN=/sys/fs/bpf/sbx-kt-$BATS_TEST_NUMBER
   WATCH_PID=
@@ -36,7 +36,7 @@ teardown () {
   if [ -n "$WATCH_PID" ]; then kill -TERM "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; fi
   # Pinned links keep enforcing after the loader exits: removing the pins detaches them.
   rm -rf "$PIN"
-  unload_modules dummy af_alg
+  unload_modules $TEST_MODULES
   if [ -n "${UNIFIED_MOUNTED:-}" ]; then umount /sys/fs/cgroup/unified && rmdir /sys/fs/cgroup/unified; fi
 }
 
@@ -126,19 +126,24 @@ lsm_refuses_autoload () {
   run rt_cmd "$1" exec "$CTR_ID" /bin/sbx-probe socket_alg
   show
   [ "$output" = "socket_alg 97 EAFNOSUPPORT" ]
+  run rt_cmd "$1" exec "$CTR_ID" /bin/autoload-probe socket_nfnetlink
+  show
+  [ "$output" = "socket_nfnetlink 93 EPROTONOSUPPORT" ]
   ! module_loaded dummy
   ! module_loaded af_alg
+  ! module_loaded nfnetlink
   run stop_watch
   show
   has_line "event kind=lsm_module_request action=denied slot=$SLOT .* module=rtnl-link-dummy"
   has_line "event kind=lsm_module_request action=denied slot=$SLOT .* comm=sbx-probe module=net-pf-38"
+  has_line "event kind=lsm_module_request action=denied slot=$SLOT .* comm=autoload-probe module=net-pf-16-proto-12"
 }
 
-@test "LSM runc: autoload from a container (ip link add type dummy, socket AF_ALG) refused and attributed" {
+@test "LSM runc: autoload from a container (ip link add, AF_ALG and NETLINK_NETFILTER sockets) refused and attributed" {
   lsm_refuses_autoload runc
 }
 
-@test "LSM crun: autoload from a container (ip link add type dummy, socket AF_ALG) refused and attributed" {
+@test "LSM crun: autoload from a container (ip link add, AF_ALG and NETLINK_NETFILTER sockets) refused and attributed" {
   lsm_refuses_autoload crun
 }
 

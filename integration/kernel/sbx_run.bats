@@ -15,11 +15,11 @@ teardown_file () {
 setup () {
   require_guest
   sbx_has run || skip "bin/sbx has no run command in this tree yet"
-  unload_modules dummy nf_tables nfnetlink
+  unload_modules $TEST_MODULES
 }
 
 teardown () {
-  unload_modules dummy nf_tables nfnetlink
+  unload_modules $TEST_MODULES
 }
 
 @test "sbx run: finit_module and init_module of dummy.ko and nf_tables.ko refused with EPERM" {

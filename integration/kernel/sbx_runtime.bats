@@ -17,13 +17,13 @@ teardown_file () {
 setup () {
   require_guest
   require_sbx_runtime
-  unload_modules dummy nf_tables nfnetlink
+  unload_modules $TEST_MODULES
   B=$BATS_TEST_TMPDIR/bundle
   make_bundle "$B"
 }
 
 teardown () {
-  unload_modules dummy nf_tables nfnetlink
+  unload_modules $TEST_MODULES
 }
 
 # assert_refused DELEGATE ID ARGS...: run through sbx-runtime, expect every probe line to be errno 1 (EPERM).
@@ -96,4 +96,15 @@ privileged () {
   show
   [ "$output" = "finit_module 0 OK" ]
   module_loaded dummy
+}
+
+@test "sbx-runtime (runc, crun): sockets of the families the profile refuses (AF_ALG, AF_VSOCK) get EPERM, nothing autoloads" {
+  set_args "$B" /bin/sbx-probe socket_alg socket_vsock
+  for d in runc crun; do
+    run_sbx "$d" "$B" "sock-$d"
+    show
+    [ "$output" = $'socket_alg 1 EPERM\nsocket_vsock 1 EPERM' ]
+  done
+  ! module_loaded af_alg
+  ! module_loaded vsock
 }

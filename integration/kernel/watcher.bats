@@ -23,14 +23,14 @@ setup () {
   require_sbx_runtime
   sbx_has watch || skip "bin/sbx has no watch command in this tree yet (watcher not merged)"
   sbx_has events || skip "bin/sbx has no events command in this tree yet (watcher not merged)"
-  unload_modules dummy nf_tables nfnetlink af_alg
+  unload_modules $TEST_MODULES
   B=$BATS_TEST_TMPDIR/bundle
   make_bundle "$B"
 }
 
 teardown () {
   [ -n "${CTR_RT:-}" ] && stop_container "$CTR_RT" "$CTR_ID"
-  unload_modules dummy nf_tables nfnetlink af_alg
+  unload_modules $TEST_MODULES
 }
 
 @test "watcher: its log shows the LSM hooks live in the guest" {
@@ -75,37 +75,37 @@ autoload_detached () {
   run rt_cmd "sbx:$d" exec "$id" /bin/ip link add d0 type dummy
   show
   [ "$status" -ne 0 ]
-  run rt_cmd "sbx:$d" exec "$id" /bin/sbx-probe socket_alg
+  run rt_cmd "sbx:$d" exec "$id" /bin/autoload-probe socket_nfnetlink
   show
-  [ "$output" = "socket_alg 97 EAFNOSUPPORT" ]
+  [ "$output" = "socket_nfnetlink 93 EPROTONOSUPPORT" ]
   ! module_loaded dummy
-  ! module_loaded af_alg
+  ! module_loaded nfnetlink
   wait_event '.container == $id and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"' --arg id "$id"
-  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-38"' --arg id "$id"
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-16-proto-12"' --arg id "$id"
 }
 
-@test "watcher runc: autoload (ip link add, socket AF_ALG) from a running container refused by the LSM, attributed" {
+@test "watcher runc: autoload (ip link add, NETLINK_NETFILTER socket) from a running container refused by the LSM, attributed" {
   autoload_detached runc
 }
 
-@test "watcher crun: autoload (ip link add, socket AF_ALG) from a running container refused by the LSM, attributed" {
+@test "watcher crun: autoload (ip link add, NETLINK_NETFILTER socket) from a running container refused by the LSM, attributed" {
   autoload_detached crun
 }
 
-# Foreground `run` (sbx run, scripts): the entrypoint itself sleeps DELAY seconds, then triggers autoload twice.
+# Foreground `run` (sbx run, scripts): the entrypoint itself sleeps DELAY seconds, then triggers autoload twice (rtnetlink, then a NETLINK_NETFILTER socket).
 # DELAY 0 is what a hostile entrypoint does: there must be no window between start and registration.
 autoload_foreground () {
   local d=$1 delay=$2 id=w-autof-$1-$2
   make_netadmin "$B"
-  set_args "$B" /bin/sh -c "sleep $delay; ip link add d0 type dummy; echo ip=\$?; sbx-probe socket_alg"
+  set_args "$B" /bin/sh -c "sleep $delay; ip link add d0 type dummy; echo ip=\$?; autoload-probe socket_nfnetlink"
   run_sbx "$d" "$B" "$id"
   show
-  [ "${lines[1]}" = "socket_alg 97 EAFNOSUPPORT" ]
+  [ "${lines[1]}" = "socket_nfnetlink 93 EPROTONOSUPPORT" ]
   [ "${lines[0]}" != "ip=0" ]
   ! module_loaded dummy
-  ! module_loaded af_alg
+  ! module_loaded nfnetlink
   wait_event '.container == $id and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"' --arg id "$id"
-  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-38"' --arg id "$id"
+  wait_event '.container == $id and .hook == "lsm_module_request" and .module == "net-pf-16-proto-12"' --arg id "$id"
 }
 
 @test "watcher runc: foreground run, entrypoint autoloads after 2 s: refused by the LSM, attributed" {

@@ -40,14 +40,17 @@ if [ ! -x "$repo/build/sbx-probe" ] && [ -e "$repo/tests/probe/sbx-probe.c" ]; t
 fi
 
 # bpf/'s test binary drives the LSM tests in the guest; build it when the tree has bpf/ but not the binary.
-if [ ! -x "$repo/build/test_bpf" ] && [ -e "$repo/bpf/bpf.mk" ]; then
-  make -C "$repo" build/test_bpf >&2 || echo "kernel tier: cannot build build/test_bpf; lsm.bats will skip" >&2
+if [ ! -x "$repo/build/tests/test_bpf" ] && [ ! -x "$repo/build/test_bpf" ] && [ -e "$repo/bpf/bpf.mk" ]; then
+  make -C "$repo" build/tests/test_bpf >&2 ||
+    echo "kernel tier: cannot build build/tests/test_bpf; lsm.bats will skip" >&2
 fi
 
 # The host's side of the comparison the guest prints: what sbx can enforce here, probed the same way.
 host_report () {
   if [ -x "$repo/bin/sbx" ] && "$repo/bin/sbx" --help 2>/dev/null | grep -qE '^  +doctor( |$)'; then
     echo "(sbx doctor)"; "$repo/bin/sbx" doctor 2>&1
+  elif [ -x "$repo/build/tests/test_bpf" ]; then
+    echo "(test_bpf report)"; "$repo/build/tests/test_bpf" report 2>&1
   elif [ -x "$repo/build/test_bpf" ]; then
     echo "(test_bpf report)"; "$repo/build/test_bpf" report 2>&1
   fi

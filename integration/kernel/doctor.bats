@@ -15,7 +15,7 @@ guest_report () {
     "$SBX" doctor 2>&1
   else
     local t
-    for t in "$SBX_ROOT/build/test_bpf" "$SBX_ROOT/build/tests/test_bpf"; do
+    for t in "$SBX_ROOT/build/tests/test_bpf" "$SBX_ROOT/build/test_bpf"; do
       [ -x "$t" ] && { "$t" report 2>&1; return; }
     done
     return 3

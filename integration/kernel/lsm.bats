@@ -20,10 +20,10 @@ teardown_file () {
 setup () {
   require_guest
   TEST_BPF=
-  for f in "$SBX_ROOT/build/test_bpf" "$SBX_ROOT/build/tests/test_bpf"; do
+  for f in "$SBX_ROOT/build/tests/test_bpf" "$SBX_ROOT/build/test_bpf"; do
     [ -x "$f" ] && TEST_BPF=$f && break
   done
-  [ -n "$TEST_BPF" ] || skip "build/test_bpf is not built in this tree (bpf/ not merged yet)"
+  [ -n "$TEST_BPF" ] || skip "build/tests/test_bpf is not built in this tree (bpf/ not merged yet, or it failed to build)"
   unload_modules $TEST_MODULES
   B=$BATS_TEST_TMPDIR/bundle
   PIN=/sys/fs/bpf/sbx-kt-$BATS_TEST_NUMBER

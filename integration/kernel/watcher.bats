@@ -100,8 +100,8 @@ autoload_foreground () {
   set_args "$B" /bin/sh -c "sleep $delay; ip link add d0 type dummy; echo ip=\$?; autoload-probe socket_nfnetlink"
   run_sbx "$d" "$B" "$id"
   show
-  [ "${lines[1]}" = "socket_nfnetlink 93 EPROTONOSUPPORT" ]
-  [ "${lines[0]}" != "ip=0" ]
+  has_line "socket_nfnetlink 93 EPROTONOSUPPORT"
+  has_line "ip=[1-9][0-9]*"
   ! module_loaded dummy
   ! module_loaded nfnetlink
   wait_event '.container == $id and .hook == "lsm_module_request" and .module == "rtnl-link-dummy"' --arg id "$id"

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "notify.h"
 #include "policy.h"
 
 typedef int (*sbx_stage_fn) (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
@@ -16,6 +17,7 @@ static const struct
   { "capabilities", sbx_stage_caps },
   { "no_new_privs", sbx_stage_nnp },
   { "seccomp", sbx_stage_seccomp },
+  { "notify", sbx_stage_notify },
   { "annotations", sbx_stage_annotations },
 };
 

@@ -1,0 +1,74 @@
+/* rt_state.c - `state`: the delegate's answer, plus the container's refused module-load count in its annotations. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "../policy/notify.h"
+#include "runtime.h"
+
+int sbx_rt_state (struct sbx_rt *rt);
+
+/* The count the watcher keeps in the container's record; -1 when there is none (no watcher ever saw it). */
+static long long
+violations (const struct sbx_config *cfg, const char *id)
+{
+  char path[PATH_MAX];
+  cleanup_free char *text = NULL;
+  size_t len;
+  json_t *o = NULL;
+  long long n = -1;
+  sbx_err err;
+
+  if (sbx_watcher_record_path (cfg, id, path, sizeof path, &err) < 0
+      || sbx_read_file (path, 1 << 20, &text, &len, &err) < 0 || json_parse (text, len, path, &o, &err) < 0)
+    return -1;
+  if (!json_num_int (json_find (o, "count"), &n))
+    n = -1;
+  json_free (o);
+  return n;
+}
+
+int
+sbx_rt_state (struct sbx_rt *rt)
+{
+  cleanup_free char *out = NULL, *text = NULL;
+  size_t len, tl;
+  int status;
+  json_t *state = NULL, *ann;
+  const char *id;
+  long long n;
+  sbx_err err = { 0 };
+  char num[32];
+
+  if (sbx_delegate_capture (&rt->delegate, rt->argv, 1 << 20, &out, &len, &status, &err) < 0)
+    {
+      fprintf (stderr, "sbx: %s\n", err.msg);
+      return 1;
+    }
+  /* Anything but a clean state document passes through untouched, with the delegate's status. */
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0 || json_parse (out, len, "state", &state, &err) < 0
+      || (id = json_str (json_find (state, "id"))) == NULL || (n = violations (&rt->cfg, id)) < 0
+      || json_obj_ensure (state, "annotations", &ann, &err) < 0)
+    {
+      fwrite (out, 1, len, stdout);
+      json_free (state);
+      return WIFEXITED (status) ? WEXITSTATUS (status) : 1;
+    }
+  snprintf (num, sizeof num, "%lld", n);
+  if (json_set (ann, SBX_ANN_VIOLATIONS, json_new_str (num), &err) < 0
+      || json_serialize (state, &text, &tl, &err) < 0)
+    {
+      fwrite (out, 1, len, stdout);
+      json_free (state);
+      return 0;
+    }
+  fwrite (text, 1, tl, stdout);
+  putchar ('\n');
+  json_free (state);
+  return 0;
+}

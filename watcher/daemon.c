@@ -1,0 +1,700 @@
+/* daemon.c - `sbx watch`: one process, one epoll loop over the listener socket, the containers' seccomp notify
+   fds, the BPF ring buffer, signals and a tick; a restart re-execs in place and keeps every fd. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../policy/notify.h"
+#include "watcher.h"
+
+enum src_kind
+{
+  SRC_LISTEN = 1,
+  SRC_CONN,
+  SRC_NOTIFY,
+  SRC_SIGNAL,
+  SRC_TIMER,
+  SRC_BPF,
+};
+
+#define SRC(kind, fd) (((uint64_t) (kind) << 32) | (uint32_t) (fd))
+#define CONN_MAX_BYTES (1 << 20)
+#define CONN_MAX_FDS 8
+
+/* A client connection: a delegate handing over a notify fd, or a control request; both end with EOF. */
+struct conn
+{
+  int fd;
+  char *buf;
+  size_t len, cap;
+  int fds[CONN_MAX_FDS];
+  int nfds;
+  long long started_ms;
+  struct conn *next;
+};
+
+static struct conn *conns;
+
+static long long
+mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int
+ep_add (struct sbx_watcher *w, enum src_kind kind, int fd, uint32_t events)
+{
+  struct epoll_event ev = { .events = events, .data.u64 = SRC (kind, fd) };
+  return epoll_ctl (w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int
+sbx_w_watch_notify (struct sbx_watcher *w, int fd)
+{
+  return ep_add (w, SRC_NOTIFY, fd, EPOLLIN);
+}
+
+static void
+conn_close (struct sbx_watcher *w, struct conn *c)
+{
+  struct conn **pp;
+
+  epoll_ctl (w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close (c->fd);
+  for (int i = 0; i < c->nfds; i++)
+    if (c->fds[i] >= 0)
+      close (c->fds[i]);
+  for (pp = &conns; *pp; pp = &(*pp)->next)
+    if (*pp == c)
+      {
+        *pp = c->next;
+        break;
+      }
+  free (c->buf);
+  free (c);
+}
+
+static void
+reply (struct conn *c, const char *text)
+{
+  /* Replies are small and the client is waiting: a blocking write of a few KiB cannot stall the loop for long,
+     and a client that vanished just gets EPIPE (SIGPIPE is ignored). */
+  int flags = fcntl (c->fd, F_GETFL);
+  fcntl (c->fd, F_SETFL, flags & ~O_NONBLOCK);
+  sbx_write_all (c->fd, text, strlen (text));
+}
+
+static bool
+is_seccomp_notify_fd (int fd)
+{
+  char link[64], target[64];
+  ssize_t n;
+
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = readlink (link, target, sizeof target - 1);
+  if (n < 0)
+    return false;
+  target[n] = '\0';
+  return strcmp (target, "anon_inode:seccomp notify") == 0;
+}
+
+static void
+control (struct sbx_watcher *w, struct conn *c)
+{
+  char *line = c->buf ? c->buf : "", *arg;
+  sbx_err err = { 0 };
+  char out[1200];
+
+  line[strcspn (line, "\r\n")] = '\0';
+  arg = strchr (line, ' ');
+  if (arg)
+    *arg++ = '\0';
+  if (strcmp (line, "ping") == 0)
+    {
+      size_t n = 0;
+      for (struct sbx_wcontainer *k = w->containers; k; k = k->next)
+        n++;
+      snprintf (out, sizeof out, "ok pid=%d mode=%s containers=%zu\n", (int) getpid (),
+                w->syscalls_mode ? "syscalls" : "default", n);
+      reply (c, out);
+    }
+  else if (strcmp (line, "unregister") == 0 && arg)
+    {
+      if (sbx_w_unregister (w, arg, &err) < 0)
+        snprintf (out, sizeof out, "error %s\n", err.msg);
+      else
+        snprintf (out, sizeof out, "ok\n");
+      reply (c, out);
+    }
+  else if (strcmp (line, "metrics") == 0)
+    {
+      cleanup_free char *text = NULL;
+      size_t len;
+      if (sbx_w_metrics (w, &text, &len) == 0)
+        reply (c, text);
+    }
+  else if (strcmp (line, "restart") == 0)
+    {
+      reply (c, "ok\n");
+      w->restart = true;
+    }
+  else if (strcmp (line, "stop") == 0)
+    {
+      reply (c, "ok\n");
+      w->stop = true;
+    }
+  else
+    {
+      snprintf (out, sizeof out, "error unknown request '%.100s'\n", line);
+      reply (c, out);
+    }
+}
+
+static void
+conn_done (struct sbx_watcher *w, struct conn *c)
+{
+  struct ucred cred;
+  socklen_t cl = sizeof cred;
+  sbx_err err = { 0 };
+
+  /* Only root (or the watcher's own user) may hand over containers or steer the watcher. */
+  if (getsockopt (c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0
+      || (cred.uid != 0 && cred.uid != geteuid ()))
+    {
+      sbx_log (SBX_WARN, "watcher: refused a connection from uid %d", (int) cred.uid);
+      conn_close (w, c);
+      return;
+    }
+  if (c->nfds == 0)
+    {
+      control (w, c);
+      conn_close (w, c);
+      return;
+    }
+  if (c->nfds != 1 || !is_seccomp_notify_fd (c->fds[0]))
+    sbx_log (SBX_WARN, "watcher: a connection passed %d fd(s) that are not one seccomp notify fd; ignored",
+             c->nfds);
+  else if (sbx_w_register (w, c->buf ? c->buf : "", c->len, c->fds[0], &err) < 0)
+    sbx_log (SBX_WARN, "watcher: %s", err.msg);
+  else
+    c->fds[0] = -1; /* owned by the container now */
+  conn_close (w, c);
+}
+
+static void
+conn_readable (struct sbx_watcher *w, int fd)
+{
+  struct conn *c;
+
+  for (c = conns; c && c->fd != fd; c = c->next)
+    ;
+  if (c == NULL)
+    return;
+  for (;;)
+    {
+      char cbuf[CMSG_SPACE (sizeof (int) * CONN_MAX_FDS)];
+      struct iovec iov;
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+      ssize_t r;
+
+      if (c->len + 4096 > c->cap)
+        {
+          char *nb;
+          if (c->cap >= CONN_MAX_BYTES)
+            {
+              sbx_log (SBX_WARN, "watcher: a client sent more than %d bytes; dropped", CONN_MAX_BYTES);
+              conn_close (w, c);
+              return;
+            }
+          c->cap = c->cap ? c->cap * 2 : 16384;
+          nb = realloc (c->buf, c->cap + 1);
+          if (nb == NULL)
+            {
+              conn_close (w, c);
+              return;
+            }
+          c->buf = nb;
+        }
+      iov.iov_base = c->buf + c->len;
+      iov.iov_len = c->cap - c->len;
+      r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0 && errno == EAGAIN)
+        return;
+      if (r < 0)
+        {
+          conn_close (w, c);
+          return;
+        }
+      for (struct cmsghdr *cm = CMSG_FIRSTHDR (&msg); cm; cm = CMSG_NXTHDR (&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+          {
+            size_t n = (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+            int *fds = (int *) CMSG_DATA (cm);
+            for (size_t i = 0; i < n; i++)
+              {
+                if (c->nfds < CONN_MAX_FDS)
+                  c->fds[c->nfds++] = fds[i];
+                else
+                  close (fds[i]);
+              }
+          }
+      c->len += r;
+      c->buf[c->len] = '\0';
+      if (r == 0)
+        {
+          conn_done (w, c);
+          return;
+        }
+    }
+}
+
+static void
+accept_all (struct sbx_watcher *w)
+{
+  for (;;)
+    {
+      int fd = accept4 (w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      struct conn *c;
+
+      if (fd < 0)
+        return;
+      c = calloc (1, sizeof *c);
+      if (c == NULL)
+        {
+          close (fd);
+          return;
+        }
+      c->fd = fd;
+      c->started_ms = mono_ms ();
+      c->next = conns;
+      conns = c;
+      if (ep_add (w, SRC_CONN, fd, EPOLLIN | EPOLLRDHUP) < 0)
+        conn_close (w, c);
+    }
+}
+
+static void
+expire_conns (struct sbx_watcher *w)
+{
+  long long now = mono_ms ();
+  struct conn *c = conns, *next;
+
+  for (; c; c = next)
+    {
+      next = c->next;
+      /* A delegate sends its state and closes at once; a half-open client must not hold a notify fd for long. */
+      if (now - c->started_ms > 5000)
+        {
+          if (c->nfds > 0)
+            conn_done (w, c);
+          else
+            conn_close (w, c);
+        }
+    }
+}
+
+static struct sbx_wcontainer *
+owner_of (struct sbx_watcher *w, int fd)
+{
+  for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
+    for (int i = 0; i < c->nnotify; i++)
+      if (c->notify_fds[i] == fd)
+        return c;
+  return NULL;
+}
+
+static int
+bind_socket (struct sbx_watcher *w, sbx_err *err)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  mode_t old;
+  int fd;
+
+  if (strlen (w->sock) >= sizeof sun.sun_path)
+    return sbx_fail (err, ENAMETOOLONG, "watcher socket %s", w->sock);
+  strcpy (sun.sun_path, w->sock);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return sbx_fail (err, errno, "socket");
+  /* We hold the lock: a socket file left here is from a dead watcher. */
+  unlink (w->sock);
+  old = umask (0077);
+  if (bind (fd, (struct sockaddr *) &sun, sizeof sun) < 0)
+    {
+      int saved = errno;
+      umask (old);
+      close (fd);
+      return sbx_fail (err, saved, "bind the watcher socket %s", w->sock);
+    }
+  umask (old);
+  if (listen (fd, 128) < 0)
+    {
+      close (fd);
+      return sbx_fail (err, errno, "listen on %s", w->sock);
+    }
+  w->listen_fd = fd;
+  return 0;
+}
+
+static int
+mkdir_p (const char *path, mode_t mode)
+{
+  char tmp[PATH_MAX + 32];
+
+  snprintf (tmp, sizeof tmp, "%.4000s", path);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/')
+      {
+        *p = '\0';
+        if (mkdir (tmp, mode) < 0 && errno != EEXIST)
+          return -1;
+        *p = '/';
+      }
+  return mkdir (tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Re-exec this binary in place: same pid, same listener socket, same lock, same notify fds, so running
+   containers never see their listener close (which would turn EPERM into ENOSYS). */
+static void
+reexec (struct sbx_watcher *w)
+{
+  char env[8192], num[32];
+  size_t n = 0;
+
+  sbx_log (SBX_INFO, "watcher: restarting in place (pid %d keeps the socket and %s)", (int) getpid (),
+           "every container's notify fd");
+  sbx_w_bpf_close (w); /* pinned links keep their hooks live across the exec */
+  fcntl (w->listen_fd, F_SETFD, 0);
+  fcntl (w->lock_fd, F_SETFD, 0);
+  for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
+    for (int i = 0; i < c->nnotify; i++)
+      {
+        fcntl (c->notify_fds[i], F_SETFD, 0);
+        n += snprintf (env + n, sizeof env - n, "%s%s=%d", n ? "," : "", c->id, c->notify_fds[i]);
+        if (n >= sizeof env)
+          break;
+      }
+  if (n < sizeof env)
+    setenv ("SBX_WATCH_INHERIT", env, 1);
+  snprintf (num, sizeof num, "%d", w->listen_fd);
+  setenv ("SBX_WATCH_LISTEN_FD", num, 1);
+  snprintf (num, sizeof num, "%d", w->lock_fd);
+  setenv ("SBX_WATCH_LOCK_FD", num, 1);
+  execv ("/proc/self/exe", w->argv);
+  sbx_log (SBX_ERROR, "watcher: re-exec failed (%s); carrying on in the old image", strerror (errno));
+}
+
+static int
+usage (FILE *out)
+{
+  fprintf (out, "usage: sbx watch [--daemon] [--mode default|syscalls]\n"
+                "       sbx watch --status|--stop|--restart\n"
+                "       sbx watch --unpin\n"
+                "Runs the module-load watcher in the foreground (--daemon: in the background).\n");
+  return out == stdout ? 0 : 2;
+}
+
+static int
+client (const struct sbx_config *cfg, const char *req)
+{
+  char sock[PATH_MAX];
+  cleanup_free char *out = NULL;
+  sbx_err err = { 0 };
+
+  sbx_watcher_socket (cfg, sock, sizeof sock);
+  if (sbx_watcher_call (sock, req, 5000, &out, &err) < 0)
+    {
+      fprintf (stderr, "sbx watch: %s\n", err.msg);
+      return 1;
+    }
+  fputs (out, stdout);
+  return strncmp (out, "ok", 2) == 0 ? 0 : 1;
+}
+
+static int
+loop (struct sbx_watcher *w)
+{
+  while (!w->stop && !w->restart)
+    {
+      struct epoll_event evs[32];
+      int n = epoll_wait (w->epfd, evs, 32, -1);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      for (int i = 0; i < n; i++)
+        {
+          int kind = evs[i].data.u64 >> 32, fd = (int) (uint32_t) evs[i].data.u64;
+          struct sbx_wcontainer *c;
+
+          switch (kind)
+            {
+            case SRC_LISTEN:
+              accept_all (w);
+              break;
+            case SRC_CONN:
+              conn_readable (w, fd);
+              break;
+            case SRC_NOTIFY:
+              c = owner_of (w, fd);
+              if (c == NULL)
+                {
+                  epoll_ctl (w->epfd, EPOLL_CTL_DEL, fd, NULL);
+                  break;
+                }
+              if (evs[i].events & EPOLLIN)
+                sbx_w_notify_ready (w, c, fd);
+              else if (evs[i].events & (EPOLLHUP | EPOLLERR))
+                sbx_w_drop_notify (w, c, fd); /* every task of the filter exited */
+              break;
+            case SRC_BPF:
+              sbx_w_bpf_drain (w);
+              break;
+            case SRC_SIGNAL:
+              {
+                struct signalfd_siginfo si;
+                while (read (w->sigfd, &si, sizeof si) == sizeof si)
+                  {
+                    if (si.ssi_signo == SIGHUP)
+                      w->restart = true;
+                    else if (si.ssi_signo == SIGCHLD)
+                      sbx_w_reap_children (w);
+                    else
+                      w->stop = true;
+                  }
+              }
+              break;
+            case SRC_TIMER:
+              {
+                uint64_t ticks;
+                static unsigned tick;
+                if (read (w->timerfd, &ticks, sizeof ticks) < 0)
+                  break;
+                expire_conns (w);
+                if (++tick, w->textfile_dirty || tick % 15 == 0)
+                  {
+                    w->textfile_dirty = false;
+                    sbx_w_write_textfile (w);
+                  }
+                if (tick % 60 == 0)
+                  sbx_w_reap (w);
+              }
+              break;
+            }
+        }
+    }
+  return 0;
+}
+
+static int
+setup_paths (struct sbx_watcher *w, sbx_err *err)
+{
+  const char *tf = sbx_config_str (w->cfg, "metrics.textfile", "");
+  char dir[PATH_MAX + 16];
+
+  sbx_watcher_socket (w->cfg, w->sock, sizeof w->sock);
+  sbx_watcher_dir (w->cfg, w->dir, sizeof w->dir);
+  sbx_journal_path (w->cfg, w->journal, sizeof w->journal);
+  snprintf (w->textfile, sizeof w->textfile, "%s", tf);
+  snprintf (w->pin_dir, sizeof w->pin_dir, "%s", sbx_config_str (w->cfg, "bpf.pin_dir", "/sys/fs/bpf/sbx"));
+  w->journal_max = sbx_config_int (w->cfg, "journal.max_bytes", 10 << 20);
+  w->journal_keep = (int) sbx_config_int (w->cfg, "journal.keep", 3);
+  snprintf (dir, sizeof dir, "%s/containers", w->dir);
+  if (mkdir_p (dir, 0700) < 0)
+    return sbx_fail (err, errno, "create %s", dir);
+  return 0;
+}
+
+int
+sbx_watch_main (int argc, char **argv)
+{
+  struct sbx_config cfg = { 0 };
+  struct sbx_watcher w = { .cfg = &cfg, .listen_fd = -1, .lock_fd = -1, .journal_fd = -1, .argv = argv };
+  const char *mode = NULL, *inherit_listen = getenv ("SBX_WATCH_LISTEN_FD");
+  sbx_err err = { 0 };
+  char lockpath[PATH_MAX + 16], logpath[PATH_MAX + 16];
+  int ready[2] = { -1, -1 };
+  sigset_t mask;
+  struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--daemon") == 0 || strcmp (argv[i], "-d") == 0)
+        w.daemon = true;
+      else if (strcmp (argv[i], "--mode") == 0 && i + 1 < argc)
+        mode = argv[++i];
+      else if (strncmp (argv[i], "--mode=", 7) == 0)
+        mode = argv[i] + 7;
+      else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+        return usage (stdout);
+      else if (strcmp (argv[i], "--status") == 0 || strcmp (argv[i], "--stop") == 0
+               || strcmp (argv[i], "--restart") == 0 || strcmp (argv[i], "--unpin") == 0)
+        ;
+      else
+        return usage (stderr);
+    }
+  if (sbx_config_load (&cfg, &err) < 0)
+    {
+      fprintf (stderr, "sbx watch: %s\n", err.msg);
+      return 1;
+    }
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--status") == 0)
+        return client (&cfg, "ping");
+      if (strcmp (argv[i], "--stop") == 0)
+        return client (&cfg, "stop");
+      if (strcmp (argv[i], "--restart") == 0)
+        return client (&cfg, "restart");
+      if (strcmp (argv[i], "--unpin") == 0)
+        {
+          if (sbx_w_bpf_unpin (sbx_config_str (&cfg, "bpf.pin_dir", "/sys/fs/bpf/sbx"), &err) < 0)
+            {
+              fprintf (stderr, "sbx watch: %s\n", err.msg);
+              return 1;
+            }
+          return 0;
+        }
+    }
+  if (mode == NULL)
+    mode = sbx_config_str (&cfg, "watcher.mode", "default");
+  if (strcmp (mode, "default") != 0 && strcmp (mode, "syscalls") != 0)
+    {
+      fprintf (stderr, "sbx watch: --mode %s: expected default or syscalls\n", mode);
+      return 2;
+    }
+  w.syscalls_mode = strcmp (mode, "syscalls") == 0;
+  if (setup_paths (&w, &err) < 0)
+    {
+      fprintf (stderr, "sbx watch: %s\n", err.msg);
+      return 1;
+    }
+  signal (SIGPIPE, SIG_IGN);
+
+  if (inherit_listen)
+    {
+      w.listen_fd = atoi (inherit_listen);
+      w.lock_fd = atoi (getenv ("SBX_WATCH_LOCK_FD") ? getenv ("SBX_WATCH_LOCK_FD") : "-1");
+      fcntl (w.listen_fd, F_SETFD, FD_CLOEXEC);
+      fcntl (w.lock_fd, F_SETFD, FD_CLOEXEC);
+      unsetenv ("SBX_WATCH_LISTEN_FD");
+      unsetenv ("SBX_WATCH_LOCK_FD");
+    }
+  else
+    {
+      snprintf (lockpath, sizeof lockpath, "%s/watcher.lock", w.dir);
+      w.lock_fd = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (w.lock_fd < 0)
+        {
+          fprintf (stderr, "sbx watch: open %s: %s\n", lockpath, strerror (errno));
+          return 1;
+        }
+      if (flock (w.lock_fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          printf ("sbx watch: a watcher is already running (socket %s)\n", w.sock);
+          return 0;
+        }
+      if (w.daemon)
+        {
+          pid_t pid;
+          char b;
+          if (pipe2 (ready, O_CLOEXEC) < 0 || (pid = fork ()) < 0)
+            {
+              fprintf (stderr, "sbx watch: cannot daemonize: %s\n", strerror (errno));
+              return 1;
+            }
+          if (pid > 0)
+            {
+              /* The lock belongs to the open file, which the child shares: it stays held. */
+              close (ready[1]);
+              return read (ready[0], &b, 1) == 1 ? 0 : 1;
+            }
+          close (ready[0]);
+          setsid ();
+        }
+      if (bind_socket (&w, &err) < 0)
+        {
+          fprintf (stderr, "sbx watch: %s\n", err.msg);
+          return 1;
+        }
+    }
+  if (w.daemon)
+    {
+      int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      snprintf (logpath, sizeof logpath, "%s/watcher.log", w.dir);
+      sbx_log_setup (sbx_config_str (&cfg, "watcher.log", logpath), false, getenv ("SBX_DEBUG") != NULL);
+      if (devnull >= 0)
+        dup2 (devnull, 0), dup2 (devnull, 1), dup2 (devnull, 2), close (devnull);
+    }
+  else
+    sbx_log_setup (NULL, false, getenv ("SBX_DEBUG") != NULL);
+  if (ready[1] >= 0)
+    {
+      /* The socket accepts from here on: connections queue while BPF loads. */
+      ssize_t ignored = write (ready[1], "1", 1);
+      (void) ignored;
+      close (ready[1]);
+    }
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGTERM), sigaddset (&mask, SIGINT), sigaddset (&mask, SIGHUP), sigaddset (&mask, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  w.epfd = epoll_create1 (EPOLL_CLOEXEC);
+  w.sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  w.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (w.epfd < 0 || w.sigfd < 0 || w.timerfd < 0 || timerfd_settime (w.timerfd, 0, &its, NULL) < 0
+      || ep_add (&w, SRC_LISTEN, w.listen_fd, EPOLLIN) < 0 || ep_add (&w, SRC_SIGNAL, w.sigfd, EPOLLIN) < 0
+      || ep_add (&w, SRC_TIMER, w.timerfd, EPOLLIN) < 0)
+    {
+      sbx_log (SBX_ERROR, "watcher: event loop setup: %s", strerror (errno));
+      return 1;
+    }
+
+  sbx_w_bpf_open (&w);
+  if (sbx_w_bpf_fd (&w) >= 0)
+    ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
+  if (sbx_w_load (&w, &err) < 0)
+    sbx_log (SBX_WARN, "watcher: %s", err.msg);
+  unsetenv ("SBX_WATCH_INHERIT");
+  sbx_w_write_textfile (&w);
+  sbx_log (SBX_INFO, "watcher: listening on %s (pid %d, mode %s, journal %s; %s)", w.sock, (int) getpid (), mode,
+           w.journal, w.bpf_status);
+
+  loop (&w);
+  if (w.restart)
+    {
+      sigprocmask (SIG_UNBLOCK, &mask, NULL);
+      reexec (&w);
+    }
+  /* Closing the notify fds makes the kernel answer ENOSYS to the module syscalls of running containers: still
+     refused, never executed, but no longer reported.  Say so. */
+  for (struct sbx_wcontainer *c = w.containers; c; c = c->next)
+    if (c->nnotify > 0)
+      sbx_log (SBX_WARN, "watcher: stopping: container %s loses module-load reporting (its module syscalls now "
+               "fail with ENOSYS)", c->id);
+  sbx_w_write_textfile (&w);
+  sbx_w_bpf_close (&w);
+  unlink (w.sock);
+  sbx_config_free (&cfg);
+  return 0;
+}

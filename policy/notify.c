@@ -368,6 +368,16 @@ sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
           return record_reporting (spec, ctx, "eperm", err);
         }
     }
+  sbx_watcher_socket (ctx->cfg, sock, sizeof sock);
+  /* A spec hardened before (a bundle run twice) carries sbx's own listener: not the engine's to keep. */
+  if (engine_listener && strcmp (json_str (engine_listener), sock) == 0
+      && json_str (json_find (seccomp, "listenerMetadata"))
+      && strcmp (json_str (json_find (seccomp, "listenerMetadata")), SBX_LISTENER_METADATA) == 0)
+    {
+      json_del (seccomp, "listenerPath");
+      json_del (seccomp, "listenerMetadata");
+      engine_listener = NULL;
+    }
   if (engine_listener && *json_str (engine_listener))
     {
       ctx->note (SBX_WARN,
@@ -378,7 +388,6 @@ sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
     }
   if (!sbx_config_bool (ctx->cfg, "watcher.enabled", true))
     return record_reporting (spec, ctx, "eperm", err);
-  sbx_watcher_socket (ctx->cfg, sock, sizeof sock);
   if (sbx_notify_ensure_watcher (ctx->cfg, sock, &werr) < 0)
     {
       if (sbx_config_bool (ctx->cfg, "watcher.fail_closed", false))

@@ -135,10 +135,7 @@ check_bpf (const struct sbx_config *cfg)
   else
     line ("warn", "bpffs", "not mounted at /sys/fs/bpf (the watcher mounts it when it pins its hooks)");
   if (!sbx_config_bool (cfg, "bpf.enabled", true))
-    {
-      line ("ok", "bpf", "off (bpf.enabled is false)");
-      return;
-    }
+    line ("ok", "bpf", "off in the watcher (bpf.enabled is false); probed anyway:");
   printf ("%-4s  %-14s probing each hook (nothing is pinned):\n", "", "bpf");
   fflush (stdout);
   live = sbx_bpf_doctor (stdout, "            ", true);

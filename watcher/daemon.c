@@ -198,6 +198,18 @@ conn_done (struct sbx_watcher *w, struct conn *c)
   conn_close (w, c);
 }
 
+static bool
+complete_json (struct conn *c)
+{
+  json_t *j = NULL;
+  sbx_err err;
+
+  if (json_parse (c->buf, c->len, "state", &j, &err) < 0)
+    return false;
+  json_free (j);
+  return true;
+}
+
 static void
 conn_readable (struct sbx_watcher *w, int fd)
 {
@@ -259,7 +271,9 @@ conn_readable (struct sbx_watcher *w, int fd)
           }
       c->len += r;
       c->buf[c->len] = '\0';
-      if (r == 0)
+      /* runc and crun keep the connection open after sending: a complete state document (or a control line) is
+         the end of the message, not EOF. */
+      if (r == 0 || (c->nfds == 0 && memchr (c->buf, '\n', c->len)) || (c->nfds > 0 && complete_json (c)))
         {
           conn_done (w, c);
           return;
@@ -399,7 +413,20 @@ reexec (struct sbx_watcher *w)
   setenv ("SBX_WATCH_LISTEN_FD", num, 1);
   snprintf (num, sizeof num, "%d", w->lock_fd);
   setenv ("SBX_WATCH_LOCK_FD", num, 1);
-  execv ("/proc/self/exe", w->argv);
+  {
+    /* w->argv starts at "watch": put the program name back in front. */
+    size_t argc = 0;
+    char **av;
+    while (w->argv[argc])
+      argc++;
+    av = calloc (argc + 2, sizeof *av);
+    if (av)
+      {
+        av[0] = "sbx";
+        memcpy (av + 1, w->argv, argc * sizeof *av);
+        execv ("/proc/self/exe", av);
+      }
+  }
   sbx_log (SBX_ERROR, "watcher: re-exec failed (%s); carrying on in the old image", strerror (errno));
 }
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,50 @@ comm_of (pid_t pid, char *out, size_t size)
   fclose (f);
 }
 
+/* Calls whose notification a freeze withdrew: the kernel restarts them on thaw with the same arguments. */
+static struct
+{
+  pid_t tid;
+  int nr;
+  uint64_t args[6];
+} restarts[32];
+
+static void
+expect_restart (const struct seccomp_notif *req)
+{
+  for (size_t i = 0; i < sizeof restarts / sizeof restarts[0]; i++)
+    if (restarts[i].tid == 0)
+      {
+        restarts[i].tid = (pid_t) req->pid;
+        restarts[i].nr = req->data.nr;
+        memcpy (restarts[i].args, req->data.args, sizeof restarts[i].args);
+        return;
+      }
+}
+
+static bool
+restarted_call (const struct seccomp_notif *req)
+{
+  for (size_t i = 0; i < sizeof restarts / sizeof restarts[0]; i++)
+    if (restarts[i].tid == (pid_t) req->pid && restarts[i].nr == req->data.nr
+        && memcmp (restarts[i].args, req->data.args, sizeof restarts[i].args) == 0)
+      {
+        restarts[i].tid = 0;
+        return true;
+      }
+  return false;
+}
+
+static int
+answer (int fd, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+  resp->id = req->id;
+  resp->error = -EPERM;
+  resp->val = 0;
+  resp->flags = 0;
+  return ioctl (fd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
 int
 sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
 {
@@ -225,23 +270,35 @@ sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
   if (ioctl (fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
     ev.module[0] = ev.params[0] = ev.file[0] = '\0';
 
-  /* kill first: the call never returns to the container.  freeze after the answer: a freeze before it would
-     interrupt the wait, and the restarted syscall would be reported twice. */
-  if (strcmp (c->on_violation, "kill") == 0)
-    killed = sbx_w_action (w, c, &ev) == 0;
-  resp->id = req->id;
-  resp->error = -EPERM;
-  resp->val = 0;
-  resp->flags = 0;
-  if (ioctl (fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0)
+  if (restarted_call (req))
     {
-      if (!killed)
+      /* The same call, restarted after a freeze interrupted our first answer: answer, do not report twice. */
+      answer (fd, req, resp);
+      free (req), free (resp);
+      return 0;
+    }
+  /* Act before answering, so the container runs no instruction past the call: kill makes the call never return;
+     freeze stops every task (a freeze that interrupts the wait makes the kernel restart the call on thaw, and
+     that restarted call is recognised above). */
+  if (strcmp (c->on_violation, "kill") == 0)
+    {
+      kill (ev.pid, SIGKILL); /* the caller: blocked in this notification, so its pid cannot be reused yet */
+      killed = sbx_w_action (w, c, &ev) == 0;
+    }
+  else if (strcmp (c->on_violation, "freeze") == 0)
+    {
+      snprintf (ev.outcome, sizeof ev.outcome, "refused EPERM");
+      sbx_w_action (w, c, &ev);
+    }
+  if (answer (fd, req, resp) < 0)
+    {
+      if (errno == ENOENT && strcmp (c->on_violation, "freeze") == 0)
+        expect_restart (req);
+      else if (!killed)
         snprintf (ev.outcome, sizeof ev.outcome, "refused (caller gone before the answer: %s)", strerror (errno));
     }
-  else if (!killed)
+  else if (!killed && strcmp (c->on_violation, "freeze") != 0)
     snprintf (ev.outcome, sizeof ev.outcome, "refused EPERM");
-  if (strcmp (c->on_violation, "freeze") == 0)
-    sbx_w_action (w, c, &ev);
   sbx_w_report (w, c, &ev);
   free (req), free (resp);
   return rc;

@@ -230,6 +230,44 @@ sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *soc
   return sbx_watcher_spawn (cfg, sock, err);
 }
 
+/* containerd 1.6's runc shim passes neither GRPC_ADDRESS nor NAMESPACE to the runtime, only TTRPC_ADDRESS: read
+   its -address and -namespace from the shim's own command line (the shim is our parent). */
+static bool
+containerd_of_parent (char *addr, size_t asize, char *ns, size_t nsize)
+{
+  char path[64], buf[8192];
+  const char *base;
+  ssize_t n;
+  int fd;
+
+  if (getenv ("TTRPC_ADDRESS") == NULL)
+    return false;
+  snprintf (path, sizeof path, "/proc/%d/cmdline", (int) getppid ());
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  base = strrchr (buf, '/') ? strrchr (buf, '/') + 1 : buf;
+  if (strncmp (base, "containerd-shim", 15) != 0)
+    return false;
+  addr[0] = ns[0] = '\0';
+  for (char *a = buf + strlen (buf) + 1; a < buf + n; a += strlen (a) + 1)
+    {
+      char *v = a + strlen (a) + 1;
+      if (v >= buf + n)
+        break;
+      if (strcmp (a, "-address") == 0 || strcmp (a, "--address") == 0)
+        snprintf (addr, asize, "%s", v);
+      else if (strcmp (a, "-namespace") == 0 || strcmp (a, "--namespace") == 0)
+        snprintf (ns, nsize, "%s", v);
+    }
+  return addr[0] && ns[0];
+}
+
 /* Which engine drives this container, from what it leaves in the environment and annotations. */
 static const char *
 guess_engine (const json_t *spec, const struct sbx_policy_ctx *ctx)
@@ -310,10 +348,16 @@ record_reporting (json_t *spec, struct sbx_policy_ctx *ctx, const char *monitor,
 {
   json_t *ann;
   char abs[PATH_MAX + 1];
+  static char cd_addr[PATH_MAX], cd_ns[256];
   const char *log = ctx->runtime_log;
 
   if (json_obj_ensure (spec, "annotations", &ann, err) < 0)
     return -1;
+  if (ctx->containerd_address == NULL && containerd_of_parent (cd_addr, sizeof cd_addr, cd_ns, sizeof cd_ns))
+    {
+      ctx->containerd_address = cd_addr;
+      ctx->containerd_namespace = cd_ns;
+    }
   /* The watcher runs elsewhere: a log path relative to the runtime's cwd must be made absolute now. */
   if (log && *log && *log != '/' && getcwd (abs, sizeof abs - strlen (log) - 2))
     {

@@ -243,3 +243,19 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 	[ "$status" -eq 1 ]
 	grep -Eq '^FAIL +delegate ' <<<"$output"
 }
+
+@test "exec'd processes are watched too: their own notify fd, the same container's count" {
+	start_watcher
+	for d in $DELEGATES; do
+		make_bundle "x-$d" "/sbx-probe delete_module=init; sleep 30"
+		id=$(new_id exec-$d)
+		start_ct "$d" "$id" "x-$d"
+		wait_for 10 has_violations "$id" 1
+		run rt "$d" exec "$id" /sbx-probe delete_module=viaexec finit_module
+		[ "$status" -eq 0 ]
+		[ "$output" = $'delete_module 1 EPERM\nfinit_module 1 EPERM' ] || { echo "$d: $output"; false; }
+		wait_for 10 has_violations "$id" 3
+		[ "$(violations "$id" | jq -r '.module // "-"' | tr '\n' ' ')" = "init viaexec - " ]
+		[ "$(rt "$d" state "$id" | jq -r '.annotations["run.sbx.violations"]')" = 3 ]
+	done
+}

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,45 @@ reexec (struct sbx_watcher *w)
 }
 
 static int
+write_procs (const char *path, const char *pid)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC), rc;
+
+  if (fd < 0)
+    return -1;
+  rc = write (fd, pid, strlen (pid)) < 0 ? -1 : 0;
+  close (fd);
+  return rc;
+}
+
+/* A watcher started on demand lands in the cgroup of whoever ran sbx-runtime (an engine's shim or monitor): an
+   engine cleaning up that cgroup would kill the watcher of every container.  Move to the root cgroups. */
+static void
+leave_engine_cgroup (void)
+{
+  char pid[32], path[PATH_MAX];
+  DIR *d;
+  struct dirent *de;
+
+  /* Each hierarchy's root cgroup.procs: /sys/fs/cgroup itself on a unified host, each controller dir (and
+     "unified") on a hybrid or legacy one. */
+  snprintf (pid, sizeof pid, "%d", (int) getpid ());
+  if (write_procs ("/sys/fs/cgroup/cgroup.procs", pid) == 0)
+    return;
+  d = opendir ("/sys/fs/cgroup");
+  while (d && (de = readdir (d)))
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      snprintf (path, sizeof path, "/sys/fs/cgroup/%s/cgroup.procs", de->d_name);
+      if (write_procs (path, pid) < 0 && errno != ENOENT)
+        sbx_log (SBX_DEBUG, "watcher: cannot leave the engine's cgroup in %s: %s", path, strerror (errno));
+    }
+  if (d)
+    closedir (d);
+}
+
+static int
 usage (FILE *out)
 {
   fprintf (out, "usage: sbx watch [--daemon] [--mode default|syscalls]\n"
@@ -672,6 +712,8 @@ sbx_watch_main (int argc, char **argv)
       sbx_log_setup (sbx_config_str (&cfg, "watcher.log", logpath), false, getenv ("SBX_DEBUG") != NULL);
       if (devnull >= 0)
         dup2 (devnull, 0), dup2 (devnull, 1), dup2 (devnull, 2), close (devnull);
+      if (!inherit_listen && sbx_config_bool (&cfg, "watcher.detach_cgroup", true))
+        leave_engine_cgroup ();
     }
   else
     sbx_log_setup (NULL, false, getenv ("SBX_DEBUG") != NULL);

@@ -206,17 +206,19 @@ sbx_w_register (struct sbx_watcher *w, const char *text, size_t len, int notify_
   meta = json_str (json_find (root, "metadata"));
   if (!json_num_int (json_find (state, "pid"), &pid) && !json_num_int (json_find (root, "pid"), &pid))
     pid = 0;
-  if (!sbx_container_id_ok (id) || pid <= 0)
+  /* crun's exec sends pid 0, an empty bundle and no annotations: the id alone names the container then. */
+  if (!sbx_container_id_ok (id))
     {
-      sbx_fail (err, EINVAL, "listener connection without a usable container id and pid; notify fd dropped");
+      sbx_fail (err, EINVAL, "listener connection without a usable container id and pid (%.1500s); notify fd dropped",
+                text);
       goto out;
     }
   if (meta == NULL || strcmp (meta, SBX_LISTENER_METADATA) != 0)
     sbx_log (SBX_WARN, "watcher: container %s: listener metadata '%s' is not sbx's; watching it anyway", id,
              meta ? meta : "");
-  st = starttime_of ((pid_t) pid);
+  st = pid > 0 ? starttime_of ((pid_t) pid) : 0;
   c = sbx_w_find (w, id);
-  if (c && !(c->pid == pid && c->starttime == st))
+  if (c && pid > 0 && !(c->pid == pid && c->starttime == st))
     {
       /* Same id, another init: the old container was deleted without telling us.  Start afresh. */
       sbx_w_bpf_unregister (w, c);
@@ -234,7 +236,7 @@ sbx_w_register (struct sbx_watcher *w, const char *text, size_t len, int notify_
       c->pid = (pid_t) pid;
       c->starttime = st;
       c->registered = time (NULL);
-      c->pidfd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+      c->pidfd = pid > 0 ? (int) syscall (SYS_pidfd_open, (pid_t) pid, 0) : -1;
       copy (c->bundle, sizeof c->bundle, json_str (json_find (state, "bundle")));
       copy (c->engine, sizeof c->engine, ann (annotations, SBX_ANN_ENGINE) ?: "unknown");
       copy (c->policy, sizeof c->policy, ann (annotations, SBX_ANN_POLICY) ?: SBX_POLICY_VERSION);
@@ -246,7 +248,8 @@ sbx_w_register (struct sbx_watcher *w, const char *text, size_t len, int notify_
                     && strcmp (ann (annotations, SBX_ANN_RUNTIME_LOG_FORMAT), "json") == 0;
       copy (c->cd_address, sizeof c->cd_address, ann (annotations, SBX_ANN_CONTAINERD_ADDRESS));
       copy (c->cd_namespace, sizeof c->cd_namespace, ann (annotations, SBX_ANN_CONTAINERD_NAMESPACE));
-      sbx_w_bpf_register (w, c);
+      if (pid > 0)
+        sbx_w_bpf_register (w, c);
       sbx_log (SBX_INFO, "watcher: container %s registered (engine %s, pid %lld, bundle %s, on-violation %s)", id,
                c->engine, pid, c->bundle, c->on_violation);
     }

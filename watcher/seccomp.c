@@ -282,8 +282,15 @@ sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
      that restarted call is recognised above). */
   if (strcmp (c->on_violation, "kill") == 0)
     {
-      kill (ev.pid, SIGKILL); /* the caller: blocked in this notification, so its pid cannot be reused yet */
+      /* The init first (the kernel then kills the whole pid namespace), so no other task of the container is
+         woken by the caller's death; then the caller itself, blocked in this notification so its pid cannot have
+         been reused, in case the init is out of reach. */
       killed = sbx_w_action (w, c, &ev) == 0;
+      if (kill (ev.pid, SIGKILL) == 0 && !killed)
+        {
+          killed = true;
+          snprintf (ev.outcome, sizeof ev.outcome, "refused; caller killed (SIGKILL to pid %d)", (int) ev.pid);
+        }
     }
   else if (strcmp (c->on_violation, "freeze") == 0)
     {

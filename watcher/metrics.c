@@ -113,12 +113,14 @@ sbx_metrics_offline (const struct sbx_config *cfg, char **out, size_t *len)
       long long count = 0;
       sbx_err err;
 
-      if (de->d_name[0] == '.' || strstr (de->d_name, ".json") == NULL)
+      if (de->d_name[0] == '.' || strlen (de->d_name) < 6 || strcmp (de->d_name + strlen (de->d_name) - 5, ".json") != 0)
         continue;
       snprintf (path, sizeof path, "%s/%s", cdir, de->d_name);
       if (sbx_read_file (path, 1 << 20, &text, &tl, &err) < 0 || json_parse (text, tl, path, &o, &err) < 0)
         continue;
       json_num_int (json_find (o, "count"), &count);
+      if (json_str (json_find (o, "id")) && sbx_watcher_read_count (cfg, json_str (json_find (o, "id"))) >= 0)
+        count = sbx_watcher_read_count (cfg, json_str (json_find (o, "id")));
       container_line (f, json_str (json_find (o, "id")), json_str (json_find (o, "engine")), "none",
                       (unsigned long long) count);
       json_free (o);

@@ -274,7 +274,7 @@ sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
   if (violation && c)
     {
       c->count++;
-      sbx_w_save (w, c);
+      sbx_w_save_count (w, c);
     }
   if (violation)
     w->events_total++;
@@ -306,7 +306,7 @@ sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
     }
   if (c && c->cd_address[0] && c->cd_namespace[0])
     publish (w, c, line);
-  sbx_log (violation ? SBX_WARN : SBX_INFO, "watcher: %s", line);
+  sbx_log (violation ? SBX_DEBUG : SBX_INFO, "watcher: %s", line); /* the journal is the record */
   /* The textfile is rewritten (with an fsync) on the next tick, not once per event. */
   w->textfile_dirty = true;
 }

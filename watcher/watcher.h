@@ -29,7 +29,8 @@ struct sbx_wcontainer
   uint64_t cgroup_id;
   uint32_t pidns_ino, slot;
   bool bpf_registered;
-  uint64_t count;               /* module-load attempts seen, persisted in the record */
+  uint64_t count;               /* module-load attempts seen, persisted in ID.count */
+  int count_fd;                 /* ID.count, rewritten in place per event */
   int notify_fds[SBX_W_MAX_NOTIFY];
   int nnotify;
   time_t registered;
@@ -80,6 +81,8 @@ struct sbx_wcontainer *sbx_w_find_slot (struct sbx_watcher *w, uint32_t slot);
 int sbx_w_register (struct sbx_watcher *w, const char *json, size_t len, int notify_fd, sbx_err *err);
 int sbx_w_unregister (struct sbx_watcher *w, const char *id, sbx_err *err);
 int sbx_w_save (struct sbx_watcher *w, struct sbx_wcontainer *c);
+/* Persist C's count alone: one pwrite, no rename (runs once per event). */
+int sbx_w_save_count (struct sbx_watcher *w, struct sbx_wcontainer *c);
 /* At start: load every record; adopt inherited notify fds (restart); report monitoring lost on the rest that
    still run, and reap records of containers that are gone. */
 int sbx_w_load (struct sbx_watcher *w, sbx_err *err);

@@ -10,8 +10,11 @@ COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PKGS := libseccomp libcap mount yajl libcgroup
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# `make check`, `make demo` and `make deps` install the libraries first; other targets need them present.
+ifeq ($(filter check demo deps clean format,$(MAKECMDGOALS)),)
 ifeq ($(PKG_LIBS),)
-$(error pkg-config cannot find $(PKGS): run hack/install-deps.sh)
+$(error pkg-config cannot find $(PKGS): run hack/install-deps.sh (or make deps))
+endif
 endif
 
 CFLAGS ?= -O2 -g
@@ -69,10 +72,15 @@ $(B)/tests/%: tests/%.c $(call obj,$(SHIM_COMMON) $(filter-out shim/runtime.c sh
 
 unit: $(TESTS)
 
-check: all $(TESTS)
+# What CI runs on a fresh machine: dependencies, build, every test tier, one summary line.
+check:
+	hack/install-deps.sh
+	$(MAKE) all unit
 	hack/check.sh
 
 demo:
+	hack/install-deps.sh
+	$(MAKE) all
 	hack/demo.sh
 
 bench: all

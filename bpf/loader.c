@@ -55,6 +55,8 @@ static const struct hook_def hooks[SBX_BPF_NHOOKS] = {
     true },
 };
 
+#define HOOK_FIRST_PLAIN 3 /* index of the first non-LSM hook above */
+
 static const char *const map_pins[] = { "sbx_cgroups", "sbx_pidns", "sbx_counts", "sbx_stats", "sbx_events" };
 
 /* libbpf's warnings for the load in progress: the verifier's last words become the hook's reason.  Printed to
@@ -209,14 +211,18 @@ missing_hook_point (const struct hook_def *d, struct sbx_bpf_hook_status *st)
     set_status (st, ENOENT, "tracepoint %s does not exist in this kernel", d->event);
 }
 
+/* PLAIN_OK: a tracepoint program loaded in this run, so an EPERM here is about trampolines, not privileges. */
 static void
-load_failed (const struct hook_def *d, struct sbx_bpf_hook_status *st, int errnum)
+load_failed (const struct hook_def *d, struct sbx_bpf_hook_status *st, int errnum, bool plain_ok)
 {
   char last[160];
 
   verifier_last_line (last, sizeof last);
-  if (d->type == HOOK_LSM && errnum == EPERM)
+  if (d->type == HOOK_LSM && errnum == EPERM && plain_ok)
     set_status (st, errnum, "BPF trampolines refused by this kernel (EPERM): lsm/ programs cannot load");
+  else if (errnum == EPERM)
+    set_status (st, errnum, "the kernel refused to load BPF programs (EPERM: needs CAP_BPF and CAP_PERFMON or "
+                            "CAP_SYS_ADMIN, and no lockdown)");
   else if (last[0])
     set_status (st, errnum, "the kernel refused the program (%s): verifier: %s", strerrorname_np (errnum) ?: "?",
                 last);
@@ -228,7 +234,7 @@ load_failed (const struct hook_def *d, struct sbx_bpf_hook_status *st, int errnu
 /* Attach hook H and pin its link, replacing a link an earlier watcher pinned (attach first, then drop the old
    one, so enforcement never has a gap). */
 static void
-probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
+probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux, bool *plain_ok)
 {
   const struct hook_def *d = &hooks[h];
   struct sbx_bpf_hook_status *st = &b->st[h];
@@ -236,7 +242,9 @@ probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
   struct bpf_link *link;
   int errnum = 0, kind = d->type == HOOK_LSM ? BTF_KIND_FUNC : BTF_KIND_TYPEDEF;
 
-  if (vmlinux != NULL && btf__find_by_name_kind (vmlinux, d->btf_name, kind) < 0)
+  /* A raw_tp program loads without its tracepoint (only attach needs it), so it is loaded anyway: the verifier
+     then vouches for it even on a kernel where the tracepoint is missing. */
+  if (vmlinux != NULL && d->type != HOOK_RAW_TP && btf__find_by_name_kind (vmlinux, d->btf_name, kind) < 0)
     {
       missing_hook_point (d, st);
       return;
@@ -250,9 +258,11 @@ probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
   libbpf_log[0] = '\0';
   if (sbx_skel__load (b->inst[h]) < 0)
     {
-      load_failed (d, st, errno);
+      load_failed (d, st, errno, *plain_ok);
       return;
     }
+  if (d->type != HOOK_LSM)
+    *plain_ok = true;
   prog = bpf_object__find_program_by_name (b->inst[h]->obj, d->prog);
   link = bpf_program__attach (prog);
   if (link == NULL)
@@ -291,6 +301,31 @@ probe_hook (struct sbx_bpf *b, int h, const struct btf *vmlinux)
     }
   if (st->reason[0] == '\0' && d->type == HOOK_LSM && bpf_lsm_active () < 0)
     snprintf (st->reason, sizeof st->reason, "could not confirm \"bpf\" in the active LSM list (securityfs not mounted)");
+}
+
+/* Hook H did not load now.  If it is off, drop the link an earlier watcher pinned (it would run behind the
+   report's back).  If it is wanted, a pinned link means the earlier program still enforces with the same maps:
+   keep it rather than fail open over what may be a passing error, and say so. */
+static void
+keep_or_drop_pin (struct sbx_bpf *b, int h)
+{
+  struct sbx_bpf_hook_status *st = &b->st[h];
+  char *p = pin_path (b->pin_dir, hooks[h].pin);
+  char why[sizeof st->reason];
+
+  if (p == NULL)
+    return;
+  if (!st->wanted)
+    unlink (p);
+  else if (access (p, F_OK) == 0)
+    {
+      snprintf (why, sizeof why, "%s", st->reason);
+      snprintf (st->reason, sizeof st->reason, "kept the link an earlier watcher pinned; reloading failed: %.200s",
+                why);
+      st->loaded = true;
+      st->error = 0;
+    }
+  free (p);
 }
 
 static int
@@ -346,6 +381,7 @@ sbx_bpf_open (struct sbx_bpf **out, const struct sbx_bpf_opts *o, sbx_err *err)
 {
   struct sbx_bpf *b;
   struct btf *vmlinux;
+  bool plain_ok = false;
 
   libbpf_set_print (libbpf_print);
   b = calloc (1, sizeof *b);
@@ -369,22 +405,19 @@ sbx_bpf_open (struct sbx_bpf **out, const struct sbx_bpf_opts *o, sbx_err *err)
 
   /* Without kernel BTF nothing CO-RE loads; each hook then reports the loader's own error. */
   vmlinux = btf__load_vmlinux_btf ();
-  for (int h = 0; h < SBX_BPF_NHOOKS; h++)
+  /* Tracepoint programs first: whether they load tells what an LSM program's EPERM means. */
+  for (int i = 0; i < SBX_BPF_NHOOKS; i++)
     {
+      int h = (i + HOOK_FIRST_PLAIN) % SBX_BPF_NHOOKS;
+
       b->st[h].name = hooks[h].name;
       b->st[h].wanted = !hooks[h].opt_in || (o && o->syscalls_mode);
       if (b->st[h].wanted)
-        probe_hook (b, h, vmlinux);
+        probe_hook (b, h, vmlinux, &plain_ok);
       else
         snprintf (b->st[h].reason, sizeof b->st[h].reason, "opt-in: syscalls mode is off");
-      /* A pin left for a hook that is now off or broken would keep it running behind the report's back. */
       if (!b->st[h].loaded && b->pin_dir)
-        {
-          char *p = pin_path (b->pin_dir, hooks[h].pin);
-          if (p)
-            unlink (p);
-          free (p);
-        }
+        keep_or_drop_pin (b, h);
     }
   btf__free (vmlinux);
 

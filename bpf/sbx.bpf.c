@@ -20,12 +20,19 @@ char LICENSE[] SEC ("license") = "GPL";
 #define NR_INIT_MODULE 175
 #define NR_DELETE_MODULE 176
 #define NR_FINIT_MODULE 313
-#define SYSCALL_NR(regs) BPF_CORE_READ (regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax) /* tp_btf: a direct, BTF-checked load; no helper call per syscall */
+/* 32-bit (int 0x80 / ia32) callers use other numbers, and 175 is their rt_sigprocmask: tell them apart by
+   the task's TS_COMPAT status bit. */
+#define HAVE_COMPAT 1
+#define TS_COMPAT 0x0002
+#define NR32_INIT_MODULE 128
+#define NR32_DELETE_MODULE 129
+#define NR32_FINIT_MODULE 350
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_INIT_MODULE 105
 #define NR_DELETE_MODULE 106
 #define NR_FINIT_MODULE 273
-#define SYSCALL_NR(regs) BPF_CORE_READ (regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "sbx.bpf.c: syscall numbers unknown for this architecture"
 #endif
@@ -167,6 +174,16 @@ event_start (const struct task_keys *k, __u32 kind, __u32 action, int nr, int re
   return e;
 }
 
+/* An earlier BPF LSM program on this hook already refused: keep its errno, but in the [-MAX_ERRNO, 0) range
+   newer verifiers demand of LSM return values. */
+static __always_inline int
+keep_refusal (int ret)
+{
+  if (ret < -4095 || ret > 0)
+    return -EPERM;
+  return ret;
+}
+
 /* finit_module: the module file is read through kernel_read_file (READING_MODULE). */
 SEC ("lsm/kernel_read_file")
 int
@@ -176,8 +193,8 @@ BPF_PROG (sbx_lsm_read_file, struct file *file, enum kernel_read_file_id id, boo
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
-  if (id != READING_MODULE)
+    return keep_refusal (ret);
+  if (id != bpf_core_enum_value (enum kernel_read_file_id, READING_MODULE))
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)
@@ -185,7 +202,8 @@ BPF_PROG (sbx_lsm_read_file, struct file *file, enum kernel_read_file_id id, boo
   e = event_start (&k, SBX_BPF_LSM_READ_FILE, SBX_BPF_DENIED, -1, -EPERM);
   if (e)
     {
-      BPF_CORE_READ_STR_INTO (&e->module, file, f_path.dentry, d_name.name);
+      const unsigned char *name = BPF_CORE_READ (file, f_path.dentry, d_name.name);
+      bpf_probe_read_kernel_str (e->module, sizeof e->module, name);
       bpf_ringbuf_submit (e, 0);
     }
   return -EPERM;
@@ -200,8 +218,8 @@ BPF_PROG (sbx_lsm_load_data, enum kernel_load_data_id id, bool contents, int ret
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
-  if (id != LOADING_MODULE)
+    return keep_refusal (ret);
+  if (id != bpf_core_enum_value (enum kernel_load_data_id, LOADING_MODULE))
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)
@@ -222,7 +240,7 @@ BPF_PROG (sbx_lsm_module_request, char *kmod_name, int ret)
   struct sbx_bpf_event *e;
 
   if (ret != 0)
-    return ret;
+    return keep_refusal (ret);
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)
     return 0;
@@ -271,6 +289,28 @@ BPF_PROG (sbx_tp_module_request, char *name, bool wait, unsigned long ip)
   return 0;
 }
 
+/* The native number of a module syscall NR, or -1 when NR is some other syscall. */
+static __always_inline long
+module_syscall (long nr)
+{
+#ifdef HAVE_COMPAT
+  bool compat;
+
+  if (nr != NR_FINIT_MODULE && nr != NR_INIT_MODULE && nr != NR_DELETE_MODULE && nr != NR32_FINIT_MODULE
+      && nr != NR32_INIT_MODULE && nr != NR32_DELETE_MODULE)
+    return -1;
+  compat = BPF_CORE_READ ((struct task_struct *) bpf_get_current_task (), thread_info.status) & TS_COMPAT;
+  if (!compat)
+    return nr == NR_FINIT_MODULE || nr == NR_INIT_MODULE || nr == NR_DELETE_MODULE ? nr : -1;
+  return nr == NR32_FINIT_MODULE ? NR_FINIT_MODULE
+         : nr == NR32_INIT_MODULE ? NR_INIT_MODULE
+         : nr == NR32_DELETE_MODULE ? NR_DELETE_MODULE
+                                    : -1;
+#else
+  return nr == NR_FINIT_MODULE || nr == NR_INIT_MODULE || nr == NR_DELETE_MODULE ? nr : -1;
+#endif
+}
+
 /* Opt-in: seccomp refuses before sys_enter fires, but sys_exit still runs with ret = -errno. */
 SEC ("tp_btf/sys_exit")
 int
@@ -278,9 +318,9 @@ BPF_PROG (sbx_sys_exit, struct pt_regs *regs, long ret)
 {
   struct task_keys k;
   struct sbx_bpf_event *e;
-  long nr = SYSCALL_NR (regs);
+  long nr = module_syscall (SYSCALL_NR (regs));
 
-  if (nr != NR_FINIT_MODULE && nr != NR_INIT_MODULE && nr != NR_DELETE_MODULE)
+  if (nr < 0)
     return 0;
   current_keys (&k);
   if (k.slot == SBX_BPF_SLOT_NONE)

@@ -40,7 +40,7 @@ struct sbx_bpf_event
   __u32 slot;       /* registered container slot, or SBX_BPF_SLOT_NONE */
   __u32 kind;       /* enum sbx_bpf_kind */
   __u32 action;     /* enum sbx_bpf_action */
-  __s32 syscall_nr; /* syscall number for SBX_BPF_SYS_EXIT, else -1 */
+  __s32 syscall_nr; /* SBX_BPF_SYS_EXIT: native syscall number (a 32-bit caller's is mapped to it), else -1 */
   __s32 ret;        /* syscall return (-errno) for SBX_BPF_SYS_EXIT, hook verdict for LSM, else 0 */
   char module[SBX_BPF_MODNAME_LEN]; /* module name when the hook knows it, else "" */
   char comm[SBX_BPF_COMM_LEN];

@@ -46,9 +46,11 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   struct sbx_cmdline cl;
   struct sbx_policy_ctx ctx = { .cfg = &rt->cfg, .delegate = rt->delegate.kind };
   const char *process_path;
-  bool drop[SBX_MAX_OPTS] = { false }, any_drop = false;
+  bool drop[SBX_MAX_OPTS] = { false }, has_nnp = false;
   int optout = -1; /* unknown until needed */
   const char *id;
+  char **argv;
+  int w, k;
 
   if (sbx_parse_cmd (rt->argc, rt->argv, rt->g.cmd_index + 1, sbx_exec_flags, true, &cl, err) < 0)
     return sbx_wrap (err, "exec");
@@ -62,13 +64,14 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
       if (strcmp (o->flag->name, "cap") == 0 && sbx_cap_is_forbidden (o->value))
         {
           sbx_log (SBX_WARN, "sbx: exec in %s: capability %s refused", id, o->value);
-          drop[i] = any_drop = true;
+          drop[i] = true;
         }
-      else if (strcmp (o->flag->name, "no-new-privs") == 0 && o->value && strcmp (o->value, "false") == 0)
+      else if (strcmp (o->flag->name, "no-new-privs") == 0)
         {
+          /* Every form is replaced by one plain --no-new-privs below, unless the container opted out. */
           if (optout < 0)
             optout = container_nnp_optout (rt, id);
-          drop[i] = any_drop = !optout;
+          drop[i] = !optout;
         }
     }
 
@@ -88,27 +91,33 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
       sbx_doc_close (&doc);
       if (rc < 0)
         return sbx_wrap (err, "exec in %s", id);
+      has_nnp = true; /* the process document carries it; runc and crun ignore the flag then */
     }
+  else if (optout < 0)
+    /* Without --process crun does not inherit the container's no_new_privs (runc does): say it explicitly. */
+    optout = container_nnp_optout (rt, id);
 
-  if (any_drop)
+  /* Rebuild argv: refused options out, --no-new-privs in right after the subcommand. */
+  argv = calloc (rt->argc + 2, sizeof *argv);
+  if (argv == NULL)
+    return sbx_fail (err, ENOMEM, "exec in %s", id);
+  for (w = 0; w <= rt->g.cmd_index; w++)
+    argv[w] = rt->argv[w];
+  if (!has_nnp && optout == 0)
+    argv[w++] = "--no-new-privs";
+  for (int r = rt->g.cmd_index + 1; r < rt->argc;)
     {
-      /* Remove the refused options from argv in place; what remains keeps its order. */
-      int w = rt->g.cmd_index + 1, r = w, k = 0;
-      while (r < rt->argc)
+      for (k = 0; k < cl.nopts && cl.opts[k].index != r; k++)
+        ;
+      if (k < cl.nopts && drop[k])
         {
-          if (k < cl.nopts && cl.opts[k].index == r)
-            {
-              if (drop[k])
-                {
-                  r += cl.opts[k++].nargs;
-                  continue;
-                }
-              k++;
-            }
-          rt->argv[w++] = rt->argv[r++];
+          r += cl.opts[k].nargs;
+          continue;
         }
-      rt->argv[w] = NULL;
-      rt->argc = w;
+      argv[w++] = rt->argv[r++];
     }
+  argv[w] = NULL;
+  rt->argv = argv; /* lives until the exec */
+  rt->argc = w;
   return 0;
 }

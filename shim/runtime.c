@@ -62,6 +62,6 @@ main (int argc, char **argv)
     return fail (&err);
 
   sbx_log (SBX_DEBUG, "sbx: handing %s to %s", rt.cmd ? rt.cmd : "(no command)", rt.delegate.path);
-  sbx_delegate_exec (&rt.delegate, argv, &err);
+  sbx_delegate_exec (&rt.delegate, rt.argv, &err);
   return fail (&err);
 }

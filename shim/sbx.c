@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_install.h"
 #include "commands.h"
 #include "runtime.h"
 
@@ -12,6 +13,8 @@ static const struct
   int (*fn) (int argc, char **argv);
   const char *help;
 } commands[] = {
+  { "install", sbx_cmd_install, "add sbx-runtime to docker|podman|containerd|crio (--dry-run, --root, --config)" },
+  { "uninstall", sbx_cmd_uninstall, "remove exactly what `sbx install` added" },
   { "version", sbx_cmd_version, "print sbx's version" },
   { "watch", sbx_cmd_watch, "run the module-load watcher (--daemon, --status, --stop, --restart)" },
   { "events", sbx_cmd_events, "show refused module loads: [--follow] [--json] [ID]" },

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -21,27 +22,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sbx_bpf.h"
+#include "../bpf/sbx_bpf.h"
 
 #define CG2 "/sys/fs/cgroup/unified"
+/* i386 numbers of the module syscalls, and one that shares a native module syscall's number */
+#define NR32_INIT_MODULE 128
+#define NR32_DELETE_MODULE 129
+#define NR32_FINIT_MODULE 350
+#define NR32_RT_SIGPROCMASK 175
 #define MAX_EVENTS 64
 
 /* ---------- helpers shared by the TAP tests and the bats helper modes ---------- */
 
-/* Module syscalls -> EPERM, the rest allowed: what sbx-runtime's profile does to these three. */
+/* Module syscalls -> EPERM, native and 32-bit, the rest allowed: what sbx-runtime's profile does to them. */
 static int
 install_module_filter (void)
 {
   struct sock_filter f[] = {
-    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_finit_module, 3, 0),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_init_module, 2, 0),
-    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_delete_module, 1, 0),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 0 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    /* 1 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0),
+    /* 2 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 6, 0),
+    /* 3 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 4 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    /* 5 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_finit_module, 8, 0),
+    /* 6 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_init_module, 7, 0),
+    /* 7 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_delete_module, 6, 0),
+    /* 8 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 9 */ BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    /* 10 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_FINIT_MODULE, 3, 0),
+    /* 11 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_INIT_MODULE, 2, 0),
+    /* 12 */ BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, NR32_DELETE_MODULE, 1, 0),
+    /* 13 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 14 */ BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
   };
   struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
 
@@ -81,10 +93,10 @@ print_event (FILE *out, const struct sbx_bpf_event *e)
 {
   const char *sc = sbx_bpf_syscall_name (e->syscall_nr);
 
-  fprintf (out, "event kind=%s action=%s slot=%d syscall=%s ret=%d cgroup=%" PRIu64 " comm=%s module=%s\n",
+  fprintf (out, "event kind=%s action=%s slot=%d syscall=%s ret=%d cgroup=%" PRIu64 " pidns=%u comm=%s module=%s\n",
            sbx_bpf_kind_name (e->kind), sbx_bpf_action_name (e->action),
            e->slot == SBX_BPF_SLOT_NONE ? -1 : (int) e->slot, sc ? sc : "-", e->ret, (uint64_t) e->cgroup_id,
-           e->comm, e->module[0] ? e->module : "-");
+           e->pidns_ino, e->comm, e->module[0] ? e->module : "-");
   fflush (out);
 }
 
@@ -144,7 +156,7 @@ print_cb (void *ctx, const struct sbx_bpf_event *e)
   return 0;
 }
 
-/* watch PIN_DIR [CGDIR SLOT]...: what a watcher does (syscalls mode), printing each event until SIGTERM, then
+/* watch PIN_DIR [CGDIR|pid:PID SLOT]...: what a watcher does (pid: registers the keys of a container's init) (syscalls mode), printing each event until SIGTERM, then
    "count SLOT N" for each registered slot.  "ready" once attached. */
 static int
 mode_watch (int argc, char **argv)
@@ -162,8 +174,11 @@ mode_watch (int argc, char **argv)
     }
   for (int i = 3; i + 1 < argc; i += 2)
     {
-      uint64_t id;
-      if (cgroup_ino (argv[i], &id) < 0 || sbx_bpf_register (b, id, 0, atoi (argv[i + 1]), &err) < 0)
+      uint64_t id = 0;
+      uint32_t ns = 0;
+      int rc = strncmp (argv[i], "pid:", 4) == 0 ? sbx_bpf_task_keys (atoi (argv[i] + 4), &id, &ns, &err)
+                                                 : cgroup_ino (argv[i], &id);
+      if (rc < 0 || sbx_bpf_register (b, id, ns, atoi (argv[i + 1]), &err) < 0)
         {
           fprintf (stderr, "register %s: %s\n", argv[i], err.msg[0] ? err.msg : strerror (errno));
           return 1;
@@ -249,6 +264,8 @@ struct child_opts
 {
   const char *cgdir;
   bool newpid;
+  bool no_filter;       /* let the syscalls reach the kernel: only where the LSM hooks refuse them */
+  int (*body) (void);   /* what the child does instead of module_syscalls */
   void (*before) (uint32_t pidns_ino, void *ctx);
   void *ctx;
 };
@@ -267,6 +284,86 @@ module_syscalls (void)
   return mask;
 }
 
+/* AF_DECnet is gone from the kernel, so asking for it makes the kernel autoload "net-pf-12". */
+static void
+autoload_request (void)
+{
+  int s = socket (12, SOCK_STREAM, 0);
+
+  if (s >= 0)
+    close (s);
+}
+
+static int
+autoload_only (void)
+{
+  autoload_request ();
+  return 0;
+}
+
+/* Unfiltered module syscalls, run only where the LSM hooks are live: they must refuse both before the kernel
+   reads anything (an image that is not a module, so nothing could load even if they did not). */
+static int
+lsm_syscalls (void)
+{
+  static const char image[64] = "\177ELF"; /* as long as an ELF header, or the kernel stops before the hook */
+  int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC), mask = 0;
+
+  if (syscall (SYS_finit_module, fd, "", 0) < 0 && errno == EPERM)
+    mask |= 1;
+  if (syscall (SYS_init_module, image, sizeof image, "") < 0 && errno == EPERM)
+    mask |= 2;
+  autoload_request ();
+  return mask;
+}
+
+#define FLOOD 2500 /* more refusals than the 256 KiB ring buffer holds (128-byte events) */
+
+static int
+flood (void)
+{
+  int n = 0;
+
+  for (int i = 0; i < FLOOD; i++)
+    n += syscall (SYS_delete_module, "sbx_test_dummy", O_NONBLOCK) < 0 && errno == EPERM;
+  return n == FLOOD ? 0 : 1;
+}
+
+static int
+tally_cb (void *ctx, const struct sbx_bpf_event *e)
+{
+  (void) e;
+  ++*(int *) ctx;
+  return 0;
+}
+
+#if defined(__x86_64__)
+/* A 32-bit syscall from this 64-bit process (needs CONFIG_IA32_EMULATION; seccomp sees AUDIT_ARCH_I386). */
+static long
+int80 (long nr, long a, long b, long c, long d)
+{
+  long ret;
+
+  __asm__ volatile ("int $0x80"
+                    : "=a"(ret)
+                    : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d)
+                    : "memory", "r8", "r9", "r10", "r11");
+  return ret;
+}
+
+static int
+compat_syscalls (void)
+{
+  int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC), mask = 0;
+
+  if (int80 (NR32_FINIT_MODULE, fd, 0, 0, 0) == -EPERM)
+    mask |= 1;
+  if (int80 (NR32_RT_SIGPROCMASK, 0, 0, 0, 8) == 0)
+    mask |= 2;
+  return mask;
+}
+#endif
+
 static int
 run_child (const struct child_opts *c)
 {
@@ -284,7 +381,7 @@ run_child (const struct child_opts *c)
       prctl (PR_SET_NAME, "sbx-test-child");
       if (c->cgdir && join_cgroup (c->cgdir) < 0)
         _exit (100);
-      if (install_module_filter () < 0)
+      if (!c->no_filter && install_module_filter () < 0)
         _exit (101);
       if (c->newpid)
         {
@@ -296,13 +393,13 @@ run_child (const struct child_opts *c)
             {
               if (write (ready[1], "r", 1) != 1 || read (go[0], &x, 1) != 1)
                 _exit (103);
-              _exit (module_syscalls ());
+              _exit (c->body ? c->body () : module_syscalls ());
             }
           if (inner < 0 || waitpid (inner, &status, 0) < 0 || !WIFEXITED (status))
             _exit (104);
           _exit (WEXITSTATUS (status));
         }
-      _exit (module_syscalls ());
+      _exit (c->body ? c->body () : module_syscalls ());
     }
   if (c->newpid)
     {
@@ -325,12 +422,12 @@ run_child (const struct child_opts *c)
   return WEXITSTATUS (status);
 }
 
-static char cg_a[256], cg_a_sub[300], cg_b[256];
+static char cg_a[256], cg_a_sub[300], cg_b[256], cg_c[256];
 
 static void
 remove_cgroups (void)
 {
-  const char *dirs[] = { cg_a_sub, cg_a, cg_b };
+  const char *dirs[] = { cg_a_sub, cg_a, cg_b, cg_c };
 
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     for (int try = 0; dirs[i][0] && try < 50 && rmdir (dirs[i]) < 0 && errno == EBUSY; try++)
@@ -392,114 +489,224 @@ find_reg_cb (void *ctx, uint64_t cg, uint32_t pidns, uint32_t slot)
   return cg == *(uint64_t *) ctx ? (int) slot + 1 : 0;
 }
 
-static int
-run_tests (void)
+static void
+skip (const char *why, const char *fmt)
 {
-  const char *pin = SBX_BPF_PIN_DIR;
-  struct sbx_bpf_opts o = { .pin_dir = pin, .syscalls_mode = true };
+  printf ("ok %d - %s # SKIP %s\n", ++test_no, fmt, why);
+}
+
+static int
+count_kind (const struct events *es, uint32_t kind, uint32_t slot, uint32_t action, const char *module)
+{
+  int n = 0;
+
+  for (int i = 0; i < es->n; i++)
+    n += es->ev[i].kind == kind && es->ev[i].slot == slot && es->ev[i].action == action
+         && (module == NULL || strcmp (es->ev[i].module, module) == 0);
+  return n;
+}
+
+/* The refusals themselves: only where the kernel lets lsm/ programs load (not this project's usual host,
+   where they skip with the loader's reason; see bpf/README.md, make bpf-guest-check). */
+static void
+lsm_tests (struct sbx_bpf *b, uint64_t id_b)
+{
   const struct sbx_bpf_hook_status *st;
-  struct sbx_bpf *b = NULL;
-  struct child_opts c = { 0 };
+  struct child_opts c = { .no_filter = true };
   struct events es;
-  struct statfs sfs;
-  struct stat sst;
   sbx_err err = { 0 };
-  uint64_t id_a = 0, id_b = 0, id_self = 0, k_cg = 0;
-  uint32_t k_ns = 0;
-  size_t n;
   int rc;
 
-  /* Private mount namespace: the loader mounts its bpffs here, never on the host. */
+  char exe[512] = "";
+  const char *self_name;
+
+  if (readlink ("/proc/self/exe", exe, sizeof exe - 1) < 0)
+    exe[0] = '\0';
+  self_name = strrchr (exe, '/') ? strrchr (exe, '/') + 1 : exe;
+  sbx_bpf_hooks (b, &st);
+  if (!(st[0].loaded && st[1].loaded && st[2].loaded))
+    {
+      skip (st[0].reason, "LSM refuses finit_module, init_module and module autoload in a registered cgroup");
+      skip (st[0].reason, "LSM refusals are counted in the container's slot");
+      skip (st[0].reason, "an unregistered cgroup's autoload is only recorded, host-wide");
+      return;
+    }
+  sbx_bpf_register (b, id_b, 0, 11, &err);
+  c.cgdir = cg_b;
+  c.body = lsm_syscalls;
+  rc = run_child (&c);
+  drain (b, &es);
+  ok (rc == 3 && es.n == 3 && count_kind (&es, SBX_BPF_LSM_READ_FILE, 11, SBX_BPF_DENIED, self_name) == 1
+          && count_kind (&es, SBX_BPF_LSM_LOAD_DATA, 11, SBX_BPF_DENIED, "") == 1
+          && count_kind (&es, SBX_BPF_LSM_MODULE_REQUEST, 11, SBX_BPF_DENIED, "net-pf-12") == 1,
+      "LSM refuses finit_module, init_module (EPERM, child %d) and autoload of net-pf-12 in a registered cgroup "
+      "(%d events)", rc, es.n);
+  ok (count_of (b, 11) == 3, "LSM refusals are counted in the container's slot (%d)", count_of (b, 11));
+  for (int i = 0; i < es.n; i++)
+    print_event (stdout, &es.ev[i]);
+
+  c.cgdir = cg_c;
+  c.body = autoload_only;
+  rc = run_child (&c);
+  drain (b, &es);
+  if (st[4].loaded)
+    ok (rc == 0 && es.n == 1 && count_kind (&es, SBX_BPF_TP_MODULE_REQUEST, SBX_BPF_SLOT_NONE, SBX_BPF_OBSERVED, "net-pf-12") == 1,
+        "an unregistered cgroup's autoload is only recorded, host-wide (%d events)", es.n);
+  else
+    ok (rc == 0 && es.n == 0, "an unregistered cgroup's autoload is neither refused nor recorded (%d events)", es.n);
+  sbx_bpf_unregister (b, id_b, 0, &err);
+}
+
+static const char *module_path;
+
+static int
+load_module (void)
+{
+  int fd = open (module_path, O_RDONLY | O_CLOEXEC);
+
+  return fd >= 0 && syscall (SYS_finit_module, fd, "", 0) == 0 ? 0 : 1;
+}
+
+/* A real module load, recorded by the module_load tracepoint.  Only in a throwaway guest with modules
+   (SBX_TEST_BPF_MODULE=/path/dummy.ko): never on a host, whose kernel it would change. */
+static void
+module_load_test (struct sbx_bpf *b)
+{
+  const struct sbx_bpf_hook_status *st;
+  struct child_opts c = { .no_filter = true, .cgdir = cg_c, .body = load_module };
+  struct events es;
+  const char *base;
+  char name[64];
+  int rc;
+
+  sbx_bpf_hooks (b, &st);
+  module_path = getenv ("SBX_TEST_BPF_MODULE");
+  if (!st[3].loaded || module_path == NULL)
+    {
+      skip (!st[3].loaded ? st[3].reason : "SBX_TEST_BPF_MODULE unset: a real module is loaded only in a guest",
+            "module_load tracepoint records a module an unregistered task loads");
+      return;
+    }
+  base = strrchr (module_path, '/') ? strrchr (module_path, '/') + 1 : module_path;
+  snprintf (name, sizeof name, "%.*s", (int) strcspn (base, "."), base);
+  rc = run_child (&c);
+  drain (b, &es);
+  for (int i = 0; i < es.n; i++)
+    print_event (stdout, &es.ev[i]);
+  ok (rc == 0 && count_kind (&es, SBX_BPF_TP_MODULE_LOAD, SBX_BPF_SLOT_NONE, SBX_BPF_OBSERVED, name) == 1,
+      "module_load tracepoint records module %s loaded by an unregistered task (child %d, %d events)", name, rc,
+      es.n);
+}
+
+static uint64_t id_a, id_b, id_c;
+
+/* Private mount namespace (the loader mounts its bpffs here, never on the host) and the test's cgroups. */
+static int
+setup_world (void)
+{
+  struct statfs sfs;
+
   if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     {
       printf ("Bail out! private mount namespace: %s\n", strerror (errno));
-      return 1;
+      return -1;
     }
-  while (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && umount2 ("/sys/fs/bpf", MNT_DETACH) == 0)
-    ;
+  /* A bpffs the host has on /sys/fs/bpf is detached from this namespace only, so the loader mounts its own. */
+  while (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+    if (umount2 ("/sys/fs/bpf", MNT_DETACH) < 0)
+      {
+        printf ("Bail out! cannot detach the host's /sys/fs/bpf in a private namespace: %s\n", strerror (errno));
+        return -1;
+      }
   snprintf (cg_a, sizeof cg_a, CG2 "/sbx-test-bpf-%d-a", (int) getpid ());
   snprintf (cg_a_sub, sizeof cg_a_sub, "%s/sub", cg_a);
   snprintf (cg_b, sizeof cg_b, CG2 "/sbx-test-bpf-%d-b", (int) getpid ());
-  if (mkdir (cg_a, 0755) < 0 || mkdir (cg_a_sub, 0755) < 0 || mkdir (cg_b, 0755) < 0
-      || cgroup_ino (cg_a, &id_a) < 0 || cgroup_ino (cg_b, &id_b) < 0)
+  snprintf (cg_c, sizeof cg_c, CG2 "/sbx-test-bpf-%d-c", (int) getpid ());
+  if (mkdir (cg_a, 0755) < 0 || mkdir (cg_a_sub, 0755) < 0 || mkdir (cg_b, 0755) < 0 || mkdir (cg_c, 0755) < 0
+      || cgroup_ino (cg_a, &id_a) < 0 || cgroup_ino (cg_b, &id_b) < 0 || cgroup_ino (cg_c, &id_c) < 0)
     {
       printf ("Bail out! create test cgroups under " CG2 ": %s\n", strerror (errno));
       remove_cgroups ();
-      return 1;
+      return -1;
     }
+  return 0;
+}
 
-  rc = sbx_bpf_open (&b, &o, &err);
-  ok (rc == 0, "sbx_bpf_open with pins under %s and syscalls mode%s%s", pin, rc ? ": " : "", rc ? err.msg : "");
-  if (rc < 0)
-    {
-      printf ("Bail out! cannot load anything\n");
-      remove_cgroups ();
-      return 1;
-    }
-  ok (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && stat ("/sys/fs/bpf/sbx/sbx_counts", &sst) == 0,
-      "loader mounted bpffs on /sys/fs/bpf (private ns) and pinned its maps there");
+/* The report is exact for this host: which hooks are live, which are not and why, which have pins. */
+static void
+probe_tests (struct sbx_bpf *b, const char *pin)
+{
+  static const char *const links[] = { "link_lsm_read_file", "link_lsm_load_data", "link_lsm_module_request",
+                                       "link_tp_module_load", "link_tp_module_request", "link_sys_exit" };
+  static const char no_modules[] = "does not exist (kernel built without CONFIG_MODULES)";
+  const struct sbx_bpf_hook_status *st;
+  size_t n = sbx_bpf_hooks (b, &st);
+  bool consistent = n == 6, pins = n == 6;
+  char want3[128], want4[128];
+  struct stat sst;
 
-  n = sbx_bpf_hooks (b, &st);
   sbx_bpf_report (b, stdout, "# ");
-  {
-    bool consistent = n == 6;
-    for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n && i < 6; i++)
+    {
+      char path[128];
       consistent &= st[i].wanted && (st[i].loaded ? st[i].error == 0 : st[i].error != 0 && st[i].reason[0] != '\0');
-    ok (consistent, "6 hooks, each either live or unavailable with an errno and a reason");
-  }
+      snprintf (path, sizeof path, "%s/%s", pin, links[i]);
+      pins &= (stat (path, &sst) == 0) == st[i].loaded;
+    }
+  ok (consistent, "6 hooks, each either live or unavailable with an errno and a reason");
   ok (n == 6 && strcmp (st[5].name, "tp_btf/sys_exit") == 0 && st[5].loaded,
       "tp_btf/sys_exit loads and attaches here (host notes: tp_btf works)");
+  snprintf (want3, sizeof want3, "tracepoint module:module_load %s", no_modules);
+  snprintf (want4, sizeof want4, "tracepoint module:module_request %s", no_modules);
   if (access ("/proc/modules", F_OK) < 0)
-    ok (n == 6 && !st[3].loaded && st[3].error == ENOENT
-            && strcmp (st[3].reason, "tracepoint module:module_load does not exist (kernel built without CONFIG_MODULES)") == 0
-            && !st[4].loaded && st[4].error == ENOENT
-            && strcmp (st[4].reason, "tracepoint module:module_request does not exist (kernel built without CONFIG_MODULES)") == 0,
+    ok (n == 6 && !st[3].loaded && st[3].error == ENOENT && strcmp (st[3].reason, want3) == 0 && !st[4].loaded
+            && st[4].error == ENOENT && strcmp (st[4].reason, want4) == 0,
         "module tracepoints reported missing because CONFIG_MODULES is off");
   else
     ok (n == 6 && st[3].loaded && st[4].loaded, "module tracepoints live on a kernel with modules");
-  {
-    static const char *const links[] = { "link_lsm_read_file", "link_lsm_load_data", "link_lsm_module_request",
-                                         "link_tp_module_load", "link_tp_module_request", "link_sys_exit" };
-    bool match = n == 6;
-    for (size_t i = 0; i < n && i < 6; i++)
-      {
-        char path[128];
-        snprintf (path, sizeof path, "%s/%s", pin, links[i]);
-        match &= (stat (path, &sst) == 0) == st[i].loaded;
-      }
-    ok (match, "each live hook, and only those, has a pinned link");
-  }
+  ok (pins, "each live hook, and only those, has a pinned link");
+}
 
-  rc = sbx_bpf_task_keys (getpid (), &k_cg, &k_ns, &err);
-  {
-    char path[256];
-    uint64_t own_cg = 0;
-    FILE *f = fopen ("/proc/self/cgroup", "re");
-    char line[512] = "";
-    while (f && fgets (line, sizeof line, f) && strncmp (line, "0::", 3) != 0)
-      ;
-    if (f)
-      fclose (f);
-    line[strcspn (line, "\n")] = '\0';
-    snprintf (path, sizeof path, CG2 "%s", strcmp (line + 3, "/") == 0 ? "" : line + 3);
-    cgroup_ino (path, &own_cg);
-    id_self = own_cg;
-    stat ("/proc/self/ns/pid", &sst);
-    ok (rc == 0 && k_cg == own_cg && k_ns == (uint32_t) sst.st_ino,
-        "sbx_bpf_task_keys(self) = inode of our cgroup2 dir (%" PRIu64 ") and of /proc/self/ns/pid (%u)", k_cg, k_ns);
-  }
+static void
+keys_tests (struct sbx_bpf *b)
+{
+  char path[600], line[512] = "";
+  uint64_t own_cg = 0, k_cg = 0;
+  uint32_t k_ns = 0;
+  struct stat sst;
+  sbx_err err = { 0 };
+  FILE *f = fopen ("/proc/self/cgroup", "re");
+  int rc = sbx_bpf_task_keys (getpid (), &k_cg, &k_ns, &err);
+
+  while (f && fgets (line, sizeof line, f) && strncmp (line, "0::", 3) != 0)
+    ;
+  if (f)
+    fclose (f);
+  line[strcspn (line, "\n")] = '\0';
+  snprintf (path, sizeof path, CG2 "%s", strcmp (line + 3, "/") == 0 ? "" : line + 3);
+  cgroup_ino (path, &own_cg);
+  stat ("/proc/self/ns/pid", &sst);
+  ok (rc == 0 && k_cg == own_cg && k_ns == (uint32_t) sst.st_ino,
+      "sbx_bpf_task_keys(self) = inode of our cgroup2 dir (%" PRIu64 ") and of /proc/self/ns/pid (%u)", k_cg, k_ns);
   err.code = 0;
-  ok (sbx_bpf_register (b, id_self, 0, 1, &err) < 0 && err.code == EINVAL,
+  ok (sbx_bpf_register (b, own_cg, 0, 1, &err) < 0 && err.code == EINVAL,
       "registering our own cgroup (or an ancestor) is refused with EINVAL");
   err.code = 0;
   ok (sbx_bpf_register (b, id_a, 0, SBX_BPF_MAX_SLOTS, &err) < 0 && err.code == EINVAL,
       "slot %d (not below SBX_BPF_MAX_SLOTS) is refused with EINVAL", SBX_BPF_MAX_SLOTS);
+}
 
-  rc = sbx_bpf_register (b, id_a, 0, 7, &err);
+/* sys_exit mode: who gets attributed, and what is left out. */
+static void
+attribution_tests (struct sbx_bpf *b)
+{
+  struct child_opts c = { .cgdir = cg_a };
+  struct events es;
+  sbx_err err = { 0 };
+  int rc = sbx_bpf_register (b, id_a, 0, 7, &err);
+
   ok (rc == 0, "register cgroup A as slot 7%s%s", rc ? ": " : "", rc ? err.msg : "");
   drain (b, &es);
-
-  c.cgdir = cg_a;
   rc = run_child (&c);
   drain (b, &es);
   ok (rc == 7 && es.n == 3 && events_match (&es, 7, id_a, 0),
@@ -528,21 +735,72 @@ run_tests (void)
       "pid namespace key: a task of cgroup B in a registered pid namespace is attributed to slot 9 (child %d, "
       "events %d)", rc, es.n);
   sbx_bpf_unregister (b, 0xfffffffffff0ull, 0, &err);
-  memset (&c, 0, sizeof c);
 
   ok (sbx_bpf_register (b, id_a, 0, 7, &err) == 0 && count_of (b, 7) == 6,
       "re-registering the same cgroup in the same slot keeps its counter (6)");
   ok (sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8, "foreach lists cgroup A in slot 7");
+}
+
+/* 32-bit callers, and more events than the ring buffer holds (slot 12, cgroup C). */
+static void
+edge_tests (struct sbx_bpf *b)
+{
+  struct child_opts c = { .cgdir = cg_c };
+  sbx_err err = { 0 };
+  uint64_t before = sbx_bpf_dropped (b);
+  int rc, got = 0;
+
+#if defined(__x86_64__)
+  struct events es;
+
+  sbx_bpf_register (b, id_c, 0, 12, &err);
+  c.body = compat_syscalls;
+  rc = run_child (&c);
+  drain (b, &es);
+  ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
+          && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
+      "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
+      "native init_module's number) is not (child %d, %d events)", rc, es.n);
+  sbx_bpf_unregister (b, id_c, 0, &err);
+#endif
+
+  sbx_bpf_register (b, id_c, 0, 12, &err);
+  c.body = flood;
+  rc = run_child (&c);
+  while (sbx_bpf_poll (b, 50, tally_cb, &got) > 0)
+    ;
+  ok (rc == 0 && count_of (b, 12) == FLOOD && sbx_bpf_dropped (b) > before
+          && got + (int) (sbx_bpf_dropped (b) - before) == FLOOD,
+      "a flood overflows the ring buffer: the counter still has all %d, received + dropped = %d + %d", FLOOD, got,
+      (int) (sbx_bpf_dropped (b) - before));
+  sbx_bpf_unregister (b, id_c, 0, &err);
+}
+
+/* Close and reopen on the same pins: what a watcher restart keeps, and what switching modes changes. */
+static struct sbx_bpf *
+restart_tests (struct sbx_bpf *b, struct sbx_bpf_opts *o)
+{
+  const struct sbx_bpf_hook_status *st;
+  struct child_opts c = { .cgdir = cg_a };
+  struct events es;
+  struct stat sst;
+  sbx_err err = { 0 };
+  size_t n;
+  int rc;
 
   /* The pinned link keeps recording with no loader process. */
   sbx_bpf_close (b);
   b = NULL;
-  c.cgdir = cg_a;
-  rc = run_child (&c);
-  rc = sbx_bpf_open (&b, &o, &err);
-  ok (rc == 0 && count_of (b, 7) == 9 && sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8,
+  run_child (&c);
+  rc = sbx_bpf_open (&b, o, &err);
+  if (rc < 0)
+    {
+      printf ("Bail out! reopen on the pins: %s\n", err.msg);
+      return NULL;
+    }
+  ok (count_of (b, 7) == 9 && sbx_bpf_foreach_registered (b, find_reg_cb, &id_a) == 8,
       "after close, the pinned hook still counted a refusal; reopen finds registration and counter 9 (got %d)",
-      rc == 0 ? count_of (b, 7) : -1);
+      count_of (b, 7));
   drain (b, &es);
   ok (es.n == 3 && events_match (&es, 7, id_a, 0),
       "events emitted while no loader was running wait in the pinned ring buffer (%d)", es.n);
@@ -553,22 +811,63 @@ run_tests (void)
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 9, "after unregister: no event, counter unchanged (%d events)", es.n);
 
   sbx_bpf_close (b);
-  o.syscalls_mode = false;
-  rc = sbx_bpf_open (&b, &o, &err);
-  n = rc == 0 ? sbx_bpf_hooks (b, &st) : 0;
-  ok (rc == 0 && n == 6 && !st[5].wanted && !st[5].loaded && stat ("/sys/fs/bpf/sbx/link_sys_exit", &sst) < 0,
+  o->syscalls_mode = false;
+  if (sbx_bpf_open (&b, o, &err) < 0)
+    {
+      printf ("Bail out! reopen without syscalls mode: %s\n", err.msg);
+      return NULL;
+    }
+  n = sbx_bpf_hooks (b, &st);
+  ok (n == 6 && !st[5].wanted && !st[5].loaded && stat ("/sys/fs/bpf/sbx/link_sys_exit", &sst) < 0,
       "reopen without syscalls mode: sys_exit off and its pinned link removed");
   sbx_bpf_register (b, id_a, 0, 7, &err);
   rc = run_child (&c);
   drain (b, &es);
   ok (rc == 7 && es.n == 0 && count_of (b, 7) == 0,
       "syscalls mode off: nothing recorded (%d events); registering anew reset slot 7 to 0", es.n);
+  return b;
+}
+
+static int
+run_tests (void)
+{
+  const char *pin = SBX_BPF_PIN_DIR;
+  struct sbx_bpf_opts o = { .pin_dir = pin, .syscalls_mode = true };
+  struct sbx_bpf *b = NULL;
+  struct statfs sfs;
+  struct stat sst;
+  sbx_err err = { 0 };
+  int rc;
+
+  if (setup_world () < 0)
+    return 1;
+  rc = sbx_bpf_open (&b, &o, &err);
+  ok (rc == 0, "sbx_bpf_open with pins under %s and syscalls mode%s%s", pin, rc ? ": " : "", rc ? err.msg : "");
+  if (rc < 0)
+    {
+      printf ("Bail out! cannot load anything\n");
+      remove_cgroups ();
+      return 1;
+    }
+  ok (statfs ("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC && stat ("/sys/fs/bpf/sbx/sbx_counts", &sst) == 0,
+      "loader mounted bpffs on /sys/fs/bpf (private ns) and pinned its maps there");
+  probe_tests (b, pin);
+  keys_tests (b);
+  attribution_tests (b);
+  edge_tests (b);
+  b = restart_tests (b, &o);
+  if (b == NULL)
+    {
+      remove_cgroups ();
+      return 1;
+    }
+  lsm_tests (b, id_b);
+  module_load_test (b);
   sbx_bpf_close (b);
 
   rc = sbx_bpf_unpin (pin, &err);
   ok (rc == 0 && stat (pin, &sst) < 0 && errno == ENOENT, "sbx_bpf_unpin removes %s%s%s", pin, rc ? ": " : "",
       rc ? err.msg : "");
-
   o.pin_dir = NULL;
   rc = sbx_bpf_open (&b, &o, &err);
   ok (rc == 0 && stat (pin, &sst) < 0, "open without a pin dir pins nothing");
@@ -591,7 +890,7 @@ main (int argc, char **argv)
     return mode_watch (argc, argv);
   if (argc > 1)
     {
-      fprintf (stderr, "usage: test_bpf [report [--syscalls] | watch PIN_DIR [CGDIR SLOT]... | seccomp-exec CGDIR CMD...]\n");
+      fprintf (stderr, "usage: test_bpf [report [--syscalls] | watch PIN_DIR [CGDIR|pid:PID SLOT]... | seccomp-exec CGDIR CMD...]\n");
       return 2;
     }
   if (geteuid () != 0)

@@ -1,0 +1,99 @@
+/* test_json.c - oci/json: round-trip fidelity and refusal of hostile documents. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../oci/json.h"
+#include "tap.h"
+
+static char *
+roundtrip (const char *in)
+{
+  json_t *v;
+  char *out = NULL;
+  size_t len;
+  sbx_err err;
+
+  if (json_parse (in, strlen (in), "t", &v, &err) < 0)
+    return NULL;
+  if (json_serialize (v, &out, &len, &err) < 0)
+    out = NULL;
+  json_free (v);
+  return out;
+}
+
+static int
+parse_fails (const char *in, const char *needle)
+{
+  json_t *v = NULL;
+  sbx_err err = { 0 };
+  int rc = json_parse (in, strlen (in), "t", &v, &err);
+  json_free (v);
+  return rc < 0 && strstr (err.msg, needle) != NULL;
+}
+
+int
+main (void)
+{
+  char *s;
+
+  /* Fidelity: numbers exactly as written (big unsigned seccomp args, floats), unicode, escapes, key order,
+     unknown vendor keys. */
+  s = roundtrip ("{\"a\":18446744073709551615,\"b\":-0.5e3,\"c\":\"\\u00e9\\n\\\"x\",\"vendor.x/y\":{\"k\":[1,null,true,false]}}");
+  tap_is_str (s, "{\"a\":18446744073709551615,\"b\":-0.5e3,\"c\":\"\xc3\xa9\\n\\\"x\",\"vendor.x/y\":{\"k\":[1,null,true,false]}}",
+              "round trip keeps numbers, strings, order and unknown keys");
+  free (s);
+  s = roundtrip ("{\"e\":[],\"o\":{},\"z\":0}");
+  tap_is_str (s, "{\"e\":[],\"o\":{},\"z\":0}", "round trip keeps empty containers");
+  free (s);
+
+  /* Hostile input. */
+  tap_ok (parse_fails ("{\"a\":1,\"a\":2}", "collide"), "duplicate keys are refused");
+  tap_ok (parse_fails ("{\"linux\":{\"seccomp\":{},\"Seccomp\":{}}}", "collide"),
+          "keys differing only in case are refused (Go would merge them)");
+  tap_ok (parse_fails ("{\"\xc5\xbf" "eccomp\":1,\"seccomp\":2}", "collide"),
+          "U+017F long s folds to s as in Go's decoder");
+  tap_ok (parse_fails ("{\"a\":", "invalid JSON"), "truncated JSON is refused");
+  {
+    char deep[400];
+    memset (deep, '[', 200);
+    memset (deep + 200, ']', 199);
+    deep[399] = '\0';
+    tap_ok (parse_fails (deep, "nested deeper"), "deep nesting is refused before parsing");
+  }
+  {
+    const char in[] = "{\"a\":1}\0{\"b\":2}";
+    json_t *v = NULL;
+    sbx_err err;
+    tap_ok (json_parse (in, sizeof in - 1, "t", &v, &err) < 0 && strstr (err.msg, "NUL"), "embedded NUL refused");
+    json_free (v);
+  }
+
+  /* Ambiguous look-up: only a case variant present. */
+  {
+    json_t *v, *got;
+    sbx_err err;
+    json_parse ("{\"Seccomp\":{}}", 14, "t", &v, &err);
+    tap_ok (json_get (v, "seccomp", &got, &err) < 0 && strstr (err.msg, "ambiguous"),
+            "json_get refuses a key the delegate would read as the field asked for");
+    json_free (v);
+  }
+
+  /* Editing. */
+  {
+    json_t *v, *arr;
+    sbx_err err;
+    char *out;
+    size_t len;
+    json_parse ("{\"a\":[1,2,3],\"b\":1}", 19, "t", &v, &err);
+    arr = json_find (v, "a");
+    json_arr_del (arr, 1);
+    json_set (v, "b", json_new_str ("x"), &err);
+    json_set (v, "c", json_new_bool (true), &err);
+    json_del (v, "a");
+    json_serialize (v, &out, &len, &err);
+    tap_is_str (out, "{\"b\":\"x\",\"c\":true}", "set replaces in place, appends new keys, delete removes");
+    free (out);
+    json_free (v);
+  }
+  return tap_done ();
+}

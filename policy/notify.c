@@ -66,6 +66,28 @@ sbx_watcher_record_path (const struct sbx_config *cfg, const char *id, char *buf
   return 0;
 }
 
+long long
+sbx_watcher_read_count (const struct sbx_config *cfg, const char *id)
+{
+  char path[PATH_MAX], buf[64];
+  ssize_t n;
+  int fd;
+  sbx_err err;
+
+  if (sbx_watcher_record_path (cfg, id, path, sizeof path, &err) < 0 || strlen (path) < 5)
+    return -1;
+  strcpy (path + strlen (path) - 5, ".count");
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return strtoll (buf, NULL, 10);
+}
+
 int
 sbx_watcher_connect (const char *path)
 {

@@ -26,6 +26,11 @@ const char *sbx_watcher_socket (const struct sbx_config *cfg, char *buf, size_t 
 const char *sbx_watcher_dir (const struct sbx_config *cfg, char *buf, size_t size);
 /* The record of container ID (<watcher dir>/containers/ID.json); fails on ids that are not plain names. */
 int sbx_watcher_record_path (const struct sbx_config *cfg, const char *id, char *buf, size_t size, sbx_err *err);
+/* The refused-attempt count of container ID, kept by the watcher in <watcher dir>/containers/ID.count (one
+   fixed-width decimal, rewritten in place per event); -1 when there is none. */
+long long sbx_watcher_read_count (const struct sbx_config *cfg, const char *id);
+#define SBX_COUNT_WIDTH 20
+
 /* Whether ID can name a file: runc's rule, [A-Za-z0-9_+.-]+, not "." or "..". */
 bool sbx_container_id_ok (const char *id);
 

@@ -13,24 +13,11 @@
 
 int sbx_rt_state (struct sbx_rt *rt);
 
-/* The count the watcher keeps in the container's record; -1 when there is none (no watcher ever saw it). */
+/* The count the watcher keeps; -1 when there is none (no watcher ever saw this container). */
 static long long
 violations (const struct sbx_config *cfg, const char *id)
 {
-  char path[PATH_MAX];
-  cleanup_free char *text = NULL;
-  size_t len;
-  json_t *o = NULL;
-  long long n = -1;
-  sbx_err err;
-
-  if (sbx_watcher_record_path (cfg, id, path, sizeof path, &err) < 0
-      || sbx_read_file (path, 1 << 20, &text, &len, &err) < 0 || json_parse (text, len, path, &o, &err) < 0)
-    return -1;
-  if (!json_num_int (json_find (o, "count"), &n))
-    n = -1;
-  json_free (o);
-  return n;
+  return sbx_watcher_read_count (cfg, id);
 }
 
 int

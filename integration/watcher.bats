@@ -259,3 +259,19 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 		[ "$(rt "$d" state "$id" | jq -r '.annotations["run.sbx.violations"]')" = 3 ]
 	done
 }
+
+@test "a watcher that cannot start costs one wait, then creates fall back at once for 30 s" {
+	write_config '{"watcher": {"binary": "/bin/false", "start_timeout_ms": 300}}'
+	make_bundle sf "$MODULES"
+	a=$(new_id sf1)
+	start_ct runc "$a" sf
+	grep -q "container $a: module-load monitoring unavailable (started /bin/false watch --daemon, but" "$W/runtime-runc.log"
+	b=$(new_id sf2)
+	t0=$(date +%s%N)
+	start_ct runc "$b" sf
+	t1=$(date +%s%N)
+	grep -q "container $b: module-load monitoring unavailable (no watcher at .* starting one failed less than 30 s ago" "$W/runtime-runc.log"
+	[ $(((t1 - t0) / 1000000)) -lt 300 ] || { echo "second create took $(((t1 - t0) / 1000000)) ms"; false; }
+	wait_for 10 status_is runc "$b" stopped
+	[ "$(out sf)" = $'finit_module 1 EPERM\ninit_module 1 EPERM\ndelete_module 1 EPERM' ]
+}

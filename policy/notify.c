@@ -241,6 +241,8 @@ int
 sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *sock, sbx_err *err)
 {
   int fd = sbx_watcher_connect (sock);
+  char dir[PATH_MAX], marker[PATH_MAX + 16];
+  struct stat st;
 
   if (fd >= 0)
     {
@@ -249,7 +251,21 @@ sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *soc
     }
   if (!sbx_config_bool (cfg, "watcher.on_demand", true))
     return sbx_fail (err, errno, "no watcher at %s (watcher.on_demand is false)", sock);
-  return sbx_watcher_spawn (cfg, sock, err);
+  /* A start that failed a moment ago would fail again: do not make every create wait for it. */
+  snprintf (marker, sizeof marker, "%s/spawn-failed", sbx_watcher_dir (cfg, dir, sizeof dir));
+  if (stat (marker, &st) == 0 && time (NULL) - st.st_mtime < 30)
+    return sbx_fail (err, 0, "no watcher at %s, and starting one failed less than 30 s ago (see %s)", sock, marker);
+  if (sbx_watcher_spawn (cfg, sock, err) == 0)
+    return 0;
+  mkdir (dir, 0700);
+  fd = open (marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0)
+    {
+      ssize_t ignored = write (fd, err->msg, strlen (err->msg));
+      (void) ignored;
+      close (fd);
+    }
+  return -1;
 }
 
 /* containerd 1.6's runc shim passes neither GRPC_ADDRESS nor NAMESPACE to the runtime, only TTRPC_ADDRESS: read

@@ -589,6 +589,8 @@ setup_paths (struct sbx_watcher *w, sbx_err *err)
   snprintf (dir, sizeof dir, "%s/containers", w->dir);
   if (mkdir_p (dir, 0700) < 0)
     return sbx_fail (err, errno, "create %s", dir);
+  snprintf (dir, sizeof dir, "%s/spawn-failed", w->dir);
+  unlink (dir); /* sbx-runtime may try starting a watcher again at once */
   return 0;
 }
 

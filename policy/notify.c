@@ -468,7 +468,8 @@ sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
                  id, json_str (engine_listener));
       return record_reporting (spec, ctx, "eperm", err);
     }
-  if (!sbx_config_bool (ctx->cfg, "watcher.enabled", true))
+  /* No configuration means no runtime around this policy (unit tests, profile tools): no watcher to consult. */
+  if (ctx->cfg == NULL || !sbx_config_bool (ctx->cfg, "watcher.enabled", true))
     return record_reporting (spec, ctx, "eperm", err);
   if (sbx_notify_ensure_watcher (ctx->cfg, sock, &werr) < 0)
     {

@@ -586,6 +586,8 @@ setup_paths (struct sbx_watcher *w, sbx_err *err)
   snprintf (w->pin_dir, sizeof w->pin_dir, "%s", sbx_config_str (w->cfg, "bpf.pin_dir", "/sys/fs/bpf/sbx"));
   w->journal_max = sbx_config_int (w->cfg, "journal.max_bytes", 10 << 20);
   w->journal_keep = (int) sbx_config_int (w->cfg, "journal.keep", 3);
+  w->rate_per_s = (double) sbx_config_int (w->cfg, "journal.rate_per_s", 100);
+  w->burst = (double) sbx_config_int (w->cfg, "journal.burst", 1000);
   snprintf (dir, sizeof dir, "%s/containers", w->dir);
   if (mkdir_p (dir, 0700) < 0)
     return sbx_fail (err, errno, "create %s", dir);

@@ -77,6 +77,9 @@ sbx_w_metrics (struct sbx_watcher *w, char **out, size_t *len)
   fprintf (f, "sbx_journal_events_written_total %llu\n", (unsigned long long) w->journal_written);
   header (f, "sbx_journal_events_lost_total", "counter", "Events that could not be written to the journal.");
   fprintf (f, "sbx_journal_events_lost_total %llu\n", (unsigned long long) w->journal_lost);
+  header (f, "sbx_events_suppressed_total", "counter",
+          "Violations counted but not reported one by one (journal.rate_per_s exceeded).");
+  fprintf (f, "sbx_events_suppressed_total %llu\n", (unsigned long long) w->suppressed_total);
   header (f, "sbx_containerd_publish_errors_total", "counter", "containerd publish calls that failed.");
   fprintf (f, "sbx_containerd_publish_errors_total %llu\n", (unsigned long long) w->publish_errors);
   header (f, "sbx_action_errors_total", "counter", "freeze/kill actions that failed.");

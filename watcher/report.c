@@ -263,6 +263,30 @@ sbx_w_reap_children (struct sbx_watcher *w)
       }
 }
 
+/* A container making module syscalls in a loop must not turn the journal, the engine's log and containerd's bus
+   into its megaphone: beyond journal.rate_per_s (burst journal.burst) attempts are only counted. */
+static bool
+within_rate (struct sbx_watcher *w, struct sbx_wcontainer *c, const struct timespec *now)
+{
+  double dt;
+
+  if (w->rate_per_s <= 0)
+    return true;
+  if (c->refilled.tv_sec == 0)
+    c->tokens = w->burst;
+  else
+    {
+      dt = (now->tv_sec - c->refilled.tv_sec) + (now->tv_nsec - c->refilled.tv_nsec) / 1e9;
+      if (dt > 0)
+        c->tokens = c->tokens + dt * w->rate_per_s > w->burst ? w->burst : c->tokens + dt * w->rate_per_s;
+    }
+  c->refilled = *now;
+  if (c->tokens < 1)
+    return false;
+  c->tokens -= 1;
+  return true;
+}
+
 void
 sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent *ev)
 {
@@ -278,6 +302,21 @@ sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
     }
   if (violation)
     w->events_total++;
+  if (violation && c && !within_rate (w, c, &ev->time))
+    {
+      c->suppressed++;
+      w->suppressed_total++;
+      return;
+    }
+  if (violation && c && c->suppressed > 0)
+    {
+      /* Say how many went unreported before this one, in every channel this one goes to. */
+      struct sbx_wevent sum = { .type = "suppressed", .hook = ev->hook, .action = ev->action, .time = ev->time };
+      snprintf (sum.outcome, sizeof sum.outcome, "%llu refused attempts counted but not reported one by one "
+                "(more than %g per second)", (unsigned long long) c->suppressed, w->rate_per_s);
+      c->suppressed = 0;
+      sbx_w_report (w, c, &sum);
+    }
   if (sbx_w_event_json (c, c ? c->id : NULL, ev, c ? c->count : 0, &line, &len, &err) < 0)
     {
       w->journal_lost++;

@@ -34,6 +34,10 @@ struct sbx_wcontainer
   int notify_fds[SBX_W_MAX_NOTIFY];
   int nnotify;
   time_t registered;
+  /* Report rate limit (token bucket): counts stay exact, reports beyond it are summed up. */
+  double tokens;
+  struct timespec refilled;
+  uint64_t suppressed;
   struct sbx_wcontainer *next;
 };
 
@@ -63,7 +67,8 @@ struct sbx_watcher
   char bpf_status[PATH_MAX + 1200];
   /* Counters for metrics. */
   uint64_t events_total, journal_written, journal_lost, notify_errors, publish_errors, action_errors;
-  uint64_t notifications;
+  uint64_t notifications, suppressed_total;
+  double rate_per_s, burst;
   bool restart, stop, textfile_dirty;
   char **argv;
 };

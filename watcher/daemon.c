@@ -392,11 +392,19 @@ mkdir_p (const char *path, mode_t mode)
 static void
 reexec (struct sbx_watcher *w)
 {
-  char env[8192], num[32];
-  size_t n = 0;
+  char num[32], *env = NULL;
+  size_t envlen = 0;
+  FILE *f = open_memstream (&env, &envlen);
 
   sbx_log (SBX_INFO, "watcher: restarting in place (pid %d keeps the socket and %s)", (int) getpid (),
            "every container's notify fd");
+  if (f == NULL)
+    {
+      /* Without the list the new image could not tell whose fds it holds: better keep running as we are. */
+      sbx_log (SBX_ERROR, "watcher: restart refused: %s", strerror (errno));
+      w->restart = false;
+      return;
+    }
   sbx_w_bpf_close (w); /* pinned links keep their hooks live across the exec */
   fcntl (w->listen_fd, F_SETFD, 0);
   fcntl (w->lock_fd, F_SETFD, 0);
@@ -404,12 +412,11 @@ reexec (struct sbx_watcher *w)
     for (int i = 0; i < c->nnotify; i++)
       {
         fcntl (c->notify_fds[i], F_SETFD, 0);
-        n += snprintf (env + n, sizeof env - n, "%s%s=%d", n ? "," : "", c->id, c->notify_fds[i]);
-        if (n >= sizeof env)
-          break;
+        fprintf (f, "%s%s=%d", ftell (f) ? "," : "", c->id, c->notify_fds[i]);
       }
-  if (n < sizeof env)
-    setenv ("SBX_WATCH_INHERIT", env, 1);
+  fclose (f);
+  setenv ("SBX_WATCH_INHERIT", env, 1);
+  free (env);
   snprintf (num, sizeof num, "%d", w->listen_fd);
   setenv ("SBX_WATCH_LISTEN_FD", num, 1);
   snprintf (num, sizeof num, "%d", w->lock_fd);
@@ -423,12 +430,21 @@ reexec (struct sbx_watcher *w)
     av = calloc (argc + 2, sizeof *av);
     if (av)
       {
+        char self[PATH_MAX];
+        ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
         av[0] = "sbx";
         memcpy (av + 1, w->argv, argc * sizeof *av);
+        /* An upgrade replaced the binary: restart into the new one at the same path. */
+        if (n > 10 && (self[n] = '\0', strcmp (self + n - 10, " (deleted)") == 0))
+          self[n - 10] = '\0';
+        if (n > 0 && access (self, X_OK) == 0)
+          execv (self, av);
         execv ("/proc/self/exe", av);
       }
   }
   sbx_log (SBX_ERROR, "watcher: re-exec failed (%s); carrying on in the old image", strerror (errno));
+  unsetenv ("SBX_WATCH_LISTEN_FD");
+  unsetenv ("SBX_WATCH_LOCK_FD");
 }
 
 static int
@@ -753,11 +769,24 @@ sbx_watch_main (int argc, char **argv)
   sbx_log (SBX_INFO, "watcher: listening on %s (pid %d, mode %s, journal %s; %s)", w.sock, (int) getpid (), mode,
            w.journal, w.bpf_status);
 
-  loop (&w);
-  if (w.restart)
+  for (;;)
     {
-      sigprocmask (SIG_UNBLOCK, &mask, NULL);
+      loop (&w);
+      if (!w.restart)
+        break;
+      /* The signal mask stays blocked across the exec: the new image blocks the same set, and a signal that
+         arrives meanwhile waits for its signalfd instead of killing the watcher. */
       reexec (&w);
+      /* Still here: the exec failed.  Keep serving with this image rather than dropping every listener. */
+      w.restart = false;
+      fcntl (w.listen_fd, F_SETFD, FD_CLOEXEC);
+      fcntl (w.lock_fd, F_SETFD, FD_CLOEXEC);
+      for (struct sbx_wcontainer *c = w.containers; c; c = c->next)
+        for (int i = 0; i < c->nnotify; i++)
+          fcntl (c->notify_fds[i], F_SETFD, FD_CLOEXEC);
+      unsetenv ("SBX_WATCH_INHERIT");
+      if (w.bpf == NULL && sbx_w_bpf_open (&w) == 0 && sbx_w_bpf_fd (&w) >= 0)
+        ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
     }
   /* Closing the notify fds makes the kernel answer ENOSYS to the module syscalls of running containers: still
      refused, never executed, but no longer reported.  Say so. */

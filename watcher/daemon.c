@@ -435,7 +435,8 @@ reexec (struct sbx_watcher *w)
         av[0] = "sbx";
         memcpy (av + 1, w->argv, argc * sizeof *av);
         /* An upgrade replaced the binary: restart into the new one at the same path. */
-        if (n > 10 && (self[n] = '\0', strcmp (self + n - 10, " (deleted)") == 0))
+        self[n > 0 ? n : 0] = '\0';
+        if (n > 10 && strcmp (self + n - 10, " (deleted)") == 0)
           self[n - 10] = '\0';
         if (n > 0 && access (self, X_OK) == 0)
           execv (self, av);

@@ -124,6 +124,8 @@ control (struct sbx_watcher *w, struct conn *c)
   char out[1200];
 
   line[strcspn (line, "\r\n")] = '\0';
+  if (*line == '\0')
+    return; /* a reachability probe: connect and close */
   arg = strchr (line, ' ');
   if (arg)
     *arg++ = '\0';
@@ -546,8 +548,8 @@ loop (struct sbx_watcher *w)
                   epoll_ctl (w->epfd, EPOLL_CTL_DEL, fd, NULL);
                   break;
                 }
-              if (evs[i].events & EPOLLIN)
-                sbx_w_notify_ready (w, c, fd);
+              if ((evs[i].events & EPOLLIN) && sbx_w_notify_ready (w, c, fd) < 0)
+                sbx_w_drop_notify (w, c, fd); /* an fd that keeps failing would spin the loop */
               else if (evs[i].events & (EPOLLHUP | EPOLLERR))
                 sbx_w_drop_notify (w, c, fd); /* every task of the filter exited */
               break;

@@ -238,13 +238,14 @@ sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
   if (ioctl (fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
     {
       /* ENOENT: the caller was interrupted or died before we read it; nothing to answer. */
-      if (errno != ENOENT && errno != EINTR)
-        {
-          w->notify_errors++;
-          sbx_log (SBX_WARN, "watcher: container %s: SECCOMP_IOCTL_NOTIF_RECV: %s", c->id, strerror (errno));
-        }
+      int e = errno;
       free (req), free (resp);
-      return 0;
+      if (e == ENOENT || e == EINTR)
+        return 0;
+      w->notify_errors++;
+      sbx_log (SBX_WARN, "watcher: container %s: SECCOMP_IOCTL_NOTIF_RECV: %s; its listener is dropped", c->id,
+               strerror (e));
+      return -1;
     }
   w->notifications++;
   clock_gettime (CLOCK_REALTIME, &ev.time);

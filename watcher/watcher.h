@@ -96,7 +96,8 @@ void sbx_w_drop_notify (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
 bool sbx_w_alive (const struct sbx_wcontainer *c);
 
 /* seccomp.c */
-/* Handle one pending notification on FD of container C: decode, answer EPERM, report. */
+/* Handle one pending notification on FD of container C: decode, act, answer EPERM, report.  -1: the fd is
+   broken and should be dropped. */
 int sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd);
 /* Name of syscall NR for audit arch ARCH, or NULL. */
 const char *sbx_w_syscall_name (uint32_t arch, int nr);

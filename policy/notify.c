@@ -88,6 +88,35 @@ sbx_watcher_read_count (const struct sbx_config *cfg, const char *id)
   return strtoll (buf, NULL, 10);
 }
 
+char *
+sbx_text_add_annotation (const char *out, const char *key, const char *num)
+{
+  const char *p = strstr (out, "\"annotations\""), *brace, *next;
+  char *res = NULL;
+  size_t ws;
+
+  if (p == NULL)
+    return NULL;
+  brace = p + strlen ("\"annotations\"");
+  brace += strspn (brace, " \t\r\n");
+  if (*brace != ':')
+    return NULL;
+  brace += 1 + strspn (brace + 1, " \t\r\n");
+  if (*brace != '{')
+    return NULL;
+  ws = strspn (brace + 1, " \t\r\n");
+  next = brace + 1 + ws;
+  if (*next == '}')
+    {
+      if (asprintf (&res, "%.*s\"%s\": \"%s\"%s", (int) (brace + 1 - out), out, key, num, next) < 0)
+        return NULL;
+    }
+  else if (asprintf (&res, "%.*s%.*s\"%s\": \"%s\",%s", (int) (brace + 1 - out), out, (int) ws, brace + 1,
+                     key, num, brace + 1) < 0)
+    return NULL;
+  return res;
+}
+
 int
 sbx_watcher_connect (const char *path)
 {

@@ -31,6 +31,11 @@ int sbx_watcher_record_path (const struct sbx_config *cfg, const char *id, char 
 long long sbx_watcher_read_count (const struct sbx_config *cfg, const char *id);
 #define SBX_COUNT_WIDTH 20
 
+/* TEXT (a JSON document as a delegate printed it) with "KEY": "VAL" added first in its "annotations" object,
+   keeping the delegate's layout (engines and tests compare `state` output with runc's).  NULL when TEXT has no
+   annotations object; the caller checks the result parses. */
+char *sbx_text_add_annotation (const char *text, const char *key, const char *val);
+
 /* Whether ID can name a file: runc's rule, [A-Za-z0-9_+.-]+, not "." or "..". */
 bool sbx_container_id_ok (const char *id);
 

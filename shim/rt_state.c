@@ -13,37 +13,6 @@
 
 int sbx_rt_state (struct sbx_rt *rt);
 
-/* The delegate's text with the annotation added inside its "annotations" object, in the delegate's own layout
-   (engines and tests compare state output with runc's); NULL when the text has no such object. */
-static char *
-insert_annotation (const char *out, const char *num)
-{
-  const char *p = strstr (out, "\"annotations\""), *brace, *next;
-  char *res = NULL;
-  size_t ws;
-
-  if (p == NULL)
-    return NULL;
-  brace = p + strlen ("\"annotations\"");
-  brace += strspn (brace, " \t\r\n");
-  if (*brace != ':')
-    return NULL;
-  brace += 1 + strspn (brace + 1, " \t\r\n");
-  if (*brace != '{')
-    return NULL;
-  ws = strspn (brace + 1, " \t\r\n");
-  next = brace + 1 + ws;
-  if (*next == '}')
-    {
-      if (asprintf (&res, "%.*s\"%s\": \"%s\"%s", (int) (brace + 1 - out), out, SBX_ANN_VIOLATIONS, num, next) < 0)
-        return NULL;
-    }
-  else if (asprintf (&res, "%.*s%.*s\"%s\": \"%s\",%s", (int) (brace + 1 - out), out, (int) ws, brace + 1,
-                     SBX_ANN_VIOLATIONS, num, brace + 1) < 0)
-    return NULL;
-  return res;
-}
-
 int
 sbx_rt_state (struct sbx_rt *rt)
 {
@@ -71,7 +40,7 @@ sbx_rt_state (struct sbx_rt *rt)
       return WIFEXITED (status) ? WEXITSTATUS (status) : 1;
     }
   snprintf (num, sizeof num, "%lld", n);
-  text = insert_annotation (out, num);
+  text = sbx_text_add_annotation (out, SBX_ANN_VIOLATIONS, num);
   if (text && json_parse (text, strlen (text), "state", &check, &err) == 0
       && json_annotation (check, SBX_ANN_VIOLATIONS) && strcmp (json_annotation (check, SBX_ANN_VIOLATIONS), num) == 0)
     {

@@ -328,12 +328,33 @@ test_journal (void)
   }
 }
 
+static void
+test_state_text (void)
+{
+  char *t;
+
+  t = sbx_text_add_annotation ("{\n  \"id\": \"x\",\n  \"annotations\": {\n    \"a\": \"b\"\n  },\n  \"owner\": \"\"\n}",
+                               "run.sbx.violations", "3");
+  is (t, "{\n  \"id\": \"x\",\n  \"annotations\": {\n    \"run.sbx.violations\": \"3\",\n    \"a\": \"b\"\n  },\n"
+         "  \"owner\": \"\"\n}",
+      "state text: added in runc's layout");
+  free (t);
+  t = sbx_text_add_annotation ("{\"id\":\"x\",\"annotations\":{}}", "k", "1");
+  is (t, "{\"id\":\"x\",\"annotations\":{\"k\": \"1\"}}", "state text: empty annotations object");
+  free (t);
+  t = sbx_text_add_annotation ("{\"id\":\"x\"}", "k", "1");
+  ok (t == NULL, "state text: no annotations object, NULL");
+  t = sbx_text_add_annotation ("{\"annotations\": \"weird\"}", "k", "1");
+  ok (t == NULL, "state text: annotations not an object, NULL");
+}
+
 int
 main (void)
 {
   test_stage ();
   test_encodings ();
   test_journal ();
+  test_state_text ();
   printf ("1..%d\n", n);
   return failed ? 1 : 0;
 }

@@ -23,44 +23,8 @@
 #include "../policy/notify.h"
 #include "watcher.h"
 
-enum src_kind
-{
-  SRC_LISTEN = 1,
-  SRC_CONN,
-  SRC_NOTIFY,
-  SRC_SIGNAL,
-  SRC_TIMER,
-  SRC_BPF,
-};
-
-#define SRC(kind, fd) (((uint64_t) (kind) << 32) | (uint32_t) (fd))
-#define CONN_MAX_BYTES (1 << 20)
-#define CONN_MAX_FDS 8
-
-/* A client connection: a delegate handing over a notify fd, or a control request; both end with EOF. */
-struct conn
-{
-  int fd;
-  char *buf;
-  size_t len, cap;
-  int fds[CONN_MAX_FDS];
-  int nfds;
-  long long started_ms;
-  struct conn *next;
-};
-
-static struct conn *conns;
-
-static long long
-mono_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static int
-ep_add (struct sbx_watcher *w, enum src_kind kind, int fd, uint32_t events)
+int
+sbx_w_ep_add (struct sbx_watcher *w, int kind, int fd, uint32_t events)
 {
   struct epoll_event ev = { .events = events, .data.u64 = SRC (kind, fd) };
   return epoll_ctl (w->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -69,264 +33,7 @@ ep_add (struct sbx_watcher *w, enum src_kind kind, int fd, uint32_t events)
 int
 sbx_w_watch_notify (struct sbx_watcher *w, int fd)
 {
-  return ep_add (w, SRC_NOTIFY, fd, EPOLLIN);
-}
-
-static void
-conn_close (struct sbx_watcher *w, struct conn *c)
-{
-  struct conn **pp;
-
-  epoll_ctl (w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-  close (c->fd);
-  for (int i = 0; i < c->nfds; i++)
-    if (c->fds[i] >= 0)
-      close (c->fds[i]);
-  for (pp = &conns; *pp; pp = &(*pp)->next)
-    if (*pp == c)
-      {
-        *pp = c->next;
-        break;
-      }
-  free (c->buf);
-  free (c);
-}
-
-static void
-reply (struct conn *c, const char *text)
-{
-  /* Replies are small and the client is waiting: a blocking write of a few KiB cannot stall the loop for long,
-     and a client that vanished just gets EPIPE (SIGPIPE is ignored). */
-  int flags = fcntl (c->fd, F_GETFL);
-  fcntl (c->fd, F_SETFL, flags & ~O_NONBLOCK);
-  sbx_write_all (c->fd, text, strlen (text));
-}
-
-static bool
-is_seccomp_notify_fd (int fd)
-{
-  char link[64], target[64];
-  ssize_t n;
-
-  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
-  n = readlink (link, target, sizeof target - 1);
-  if (n < 0)
-    return false;
-  target[n] = '\0';
-  return strcmp (target, "anon_inode:seccomp notify") == 0;
-}
-
-static void
-control (struct sbx_watcher *w, struct conn *c)
-{
-  char *line = c->buf ? c->buf : "", *arg;
-  sbx_err err = { 0 };
-  char out[1200];
-
-  line[strcspn (line, "\r\n")] = '\0';
-  if (*line == '\0')
-    return; /* a reachability probe: connect and close */
-  arg = strchr (line, ' ');
-  if (arg)
-    *arg++ = '\0';
-  if (strcmp (line, "ping") == 0)
-    {
-      size_t n = 0;
-      for (struct sbx_wcontainer *k = w->containers; k; k = k->next)
-        n++;
-      snprintf (out, sizeof out, "ok pid=%d mode=%s containers=%zu\n", (int) getpid (),
-                w->syscalls_mode ? "syscalls" : "default", n);
-      reply (c, out);
-    }
-  else if (strcmp (line, "unregister") == 0 && arg)
-    {
-      if (sbx_w_unregister (w, arg, &err) < 0)
-        snprintf (out, sizeof out, "error %s\n", err.msg);
-      else
-        snprintf (out, sizeof out, "ok\n");
-      reply (c, out);
-    }
-  else if (strcmp (line, "metrics") == 0)
-    {
-      cleanup_free char *text = NULL;
-      size_t len;
-      if (sbx_w_metrics (w, &text, &len) == 0)
-        reply (c, text);
-    }
-  else if (strcmp (line, "restart") == 0)
-    {
-      reply (c, "ok\n");
-      w->restart = true;
-    }
-  else if (strcmp (line, "stop") == 0)
-    {
-      reply (c, "ok\n");
-      w->stop = true;
-    }
-  else
-    {
-      snprintf (out, sizeof out, "error unknown request '%.100s'\n", line);
-      reply (c, out);
-    }
-}
-
-static void
-conn_done (struct sbx_watcher *w, struct conn *c)
-{
-  struct ucred cred;
-  socklen_t cl = sizeof cred;
-  sbx_err err = { 0 };
-
-  /* Only root (or the watcher's own user) may hand over containers or steer the watcher. */
-  if (getsockopt (c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0
-      || (cred.uid != 0 && cred.uid != geteuid ()))
-    {
-      sbx_log (SBX_WARN, "watcher: refused a connection from uid %d", (int) cred.uid);
-      conn_close (w, c);
-      return;
-    }
-  if (c->nfds == 0)
-    {
-      control (w, c);
-      conn_close (w, c);
-      return;
-    }
-  if (c->nfds != 1 || !is_seccomp_notify_fd (c->fds[0]))
-    sbx_log (SBX_WARN, "watcher: a connection passed %d fd(s) that are not one seccomp notify fd; ignored",
-             c->nfds);
-  else if (sbx_w_register (w, c->buf ? c->buf : "", c->len, c->fds[0], &err) < 0)
-    sbx_log (SBX_WARN, "watcher: %s", err.msg);
-  else
-    c->fds[0] = -1; /* owned by the container now */
-  conn_close (w, c);
-}
-
-static bool
-complete_json (struct conn *c)
-{
-  json_t *j = NULL;
-  sbx_err err;
-
-  if (json_parse (c->buf, c->len, "state", &j, &err) < 0)
-    return false;
-  json_free (j);
-  return true;
-}
-
-static void
-conn_readable (struct sbx_watcher *w, int fd)
-{
-  struct conn *c;
-
-  for (c = conns; c && c->fd != fd; c = c->next)
-    ;
-  if (c == NULL)
-    return;
-  for (;;)
-    {
-      char cbuf[CMSG_SPACE (sizeof (int) * CONN_MAX_FDS)];
-      struct iovec iov;
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-      ssize_t r;
-
-      if (c->len + 4096 > c->cap)
-        {
-          char *nb;
-          if (c->cap >= CONN_MAX_BYTES)
-            {
-              sbx_log (SBX_WARN, "watcher: a client sent more than %d bytes; dropped", CONN_MAX_BYTES);
-              conn_close (w, c);
-              return;
-            }
-          c->cap = c->cap ? c->cap * 2 : 16384;
-          nb = realloc (c->buf, c->cap + 1);
-          if (nb == NULL)
-            {
-              conn_close (w, c);
-              return;
-            }
-          c->buf = nb;
-        }
-      iov.iov_base = c->buf + c->len;
-      iov.iov_len = c->cap - c->len;
-      r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0 && errno == EAGAIN)
-        return;
-      if (r < 0)
-        {
-          conn_close (w, c);
-          return;
-        }
-      for (struct cmsghdr *cm = CMSG_FIRSTHDR (&msg); cm; cm = CMSG_NXTHDR (&msg, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-          {
-            size_t n = (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-            int *fds = (int *) CMSG_DATA (cm);
-            for (size_t i = 0; i < n; i++)
-              {
-                if (c->nfds < CONN_MAX_FDS)
-                  c->fds[c->nfds++] = fds[i];
-                else
-                  close (fds[i]);
-              }
-          }
-      c->len += r;
-      c->buf[c->len] = '\0';
-      /* runc and crun keep the connection open after sending: a complete state document (or a control line) is
-         the end of the message, not EOF. */
-      if (r == 0 || (c->nfds == 0 && memchr (c->buf, '\n', c->len)) || (c->nfds > 0 && complete_json (c)))
-        {
-          conn_done (w, c);
-          return;
-        }
-    }
-}
-
-static void
-accept_all (struct sbx_watcher *w)
-{
-  for (;;)
-    {
-      int fd = accept4 (w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      struct conn *c;
-
-      if (fd < 0)
-        return;
-      c = calloc (1, sizeof *c);
-      if (c == NULL)
-        {
-          close (fd);
-          return;
-        }
-      c->fd = fd;
-      c->started_ms = mono_ms ();
-      c->next = conns;
-      conns = c;
-      if (ep_add (w, SRC_CONN, fd, EPOLLIN | EPOLLRDHUP) < 0)
-        conn_close (w, c);
-    }
-}
-
-static void
-expire_conns (struct sbx_watcher *w)
-{
-  long long now = mono_ms ();
-  struct conn *c = conns, *next;
-
-  for (; c; c = next)
-    {
-      next = c->next;
-      /* A delegate sends its state and closes at once; a half-open client must not hold a notify fd for long. */
-      if (now - c->started_ms > 5000)
-        {
-          if (c->nfds > 0)
-            conn_done (w, c);
-          else
-            conn_close (w, c);
-        }
-    }
+  return sbx_w_ep_add (w, SRC_NOTIFY, fd, EPOLLIN);
 }
 
 static struct sbx_wcontainer *
@@ -536,10 +243,10 @@ loop (struct sbx_watcher *w)
           switch (kind)
             {
             case SRC_LISTEN:
-              accept_all (w);
+              sbx_w_accept (w);
               break;
             case SRC_CONN:
-              conn_readable (w, fd);
+              sbx_w_conn_readable (w, fd);
               break;
             case SRC_NOTIFY:
               c = owner_of (w, fd);
@@ -576,7 +283,7 @@ loop (struct sbx_watcher *w)
                 static unsigned tick;
                 if (read (w->timerfd, &ticks, sizeof ticks) < 0)
                   break;
-                expire_conns (w);
+                sbx_w_expire_conns (w);
                 if (++tick, w->textfile_dirty || tick % 15 == 0)
                   {
                     w->textfile_dirty = false;
@@ -755,8 +462,8 @@ sbx_watch_main (int argc, char **argv)
   w.sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   w.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (w.epfd < 0 || w.sigfd < 0 || w.timerfd < 0 || timerfd_settime (w.timerfd, 0, &its, NULL) < 0
-      || ep_add (&w, SRC_LISTEN, w.listen_fd, EPOLLIN) < 0 || ep_add (&w, SRC_SIGNAL, w.sigfd, EPOLLIN) < 0
-      || ep_add (&w, SRC_TIMER, w.timerfd, EPOLLIN) < 0)
+      || sbx_w_ep_add (&w, SRC_LISTEN, w.listen_fd, EPOLLIN) < 0 || sbx_w_ep_add (&w, SRC_SIGNAL, w.sigfd, EPOLLIN) < 0
+      || sbx_w_ep_add (&w, SRC_TIMER, w.timerfd, EPOLLIN) < 0)
     {
       sbx_log (SBX_ERROR, "watcher: event loop setup: %s", strerror (errno));
       return 1;
@@ -764,7 +471,7 @@ sbx_watch_main (int argc, char **argv)
 
   sbx_w_bpf_open (&w);
   if (sbx_w_bpf_fd (&w) >= 0)
-    ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
+    sbx_w_ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
   if (sbx_w_load (&w, &err) < 0)
     sbx_log (SBX_WARN, "watcher: %s", err.msg);
   unsetenv ("SBX_WATCH_INHERIT");
@@ -789,7 +496,7 @@ sbx_watch_main (int argc, char **argv)
           fcntl (c->notify_fds[i], F_SETFD, FD_CLOEXEC);
       unsetenv ("SBX_WATCH_INHERIT");
       if (w.bpf == NULL && sbx_w_bpf_open (&w) == 0 && sbx_w_bpf_fd (&w) >= 0)
-        ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
+        sbx_w_ep_add (&w, SRC_BPF, sbx_w_bpf_fd (&w), EPOLLIN);
     }
   /* Closing the notify fds makes the kernel answer ENOSYS to the module syscalls of running containers: still
      refused, never executed, but no longer reported.  Say so. */

@@ -73,8 +73,28 @@ struct sbx_watcher
   char **argv;
 };
 
+/* What an epoll event is about: kind in the high 32 bits of its data, fd in the low ones. */
+enum src_kind
+{
+  SRC_LISTEN = 1,
+  SRC_CONN,
+  SRC_NOTIFY,
+  SRC_SIGNAL,
+  SRC_TIMER,
+  SRC_BPF,
+};
+
+#define SRC(kind, fd) (((uint64_t) (kind) << 32) | (uint32_t) (fd))
+
 /* daemon.c */
 int sbx_watch_main (int argc, char **argv);
+int sbx_w_ep_add (struct sbx_watcher *w, int kind, int fd, uint32_t events);
+
+/* conn.c */
+void sbx_w_accept (struct sbx_watcher *w);
+void sbx_w_conn_readable (struct sbx_watcher *w, int fd);
+/* Close clients older than 5 s (a delegate's notify fd is registered anyway). */
+void sbx_w_expire_conns (struct sbx_watcher *w);
 
 /* Add a container's notify fd to the event loop. */
 int sbx_w_watch_notify (struct sbx_watcher *w, int fd);

@@ -56,11 +56,18 @@ bind_socket (struct sbx_watcher *w, sbx_err *err)
   if (strlen (w->sock) >= sizeof sun.sun_path)
     return sbx_fail (err, ENAMETOOLONG, "watcher socket %s", w->sock);
   strcpy (sun.sun_path, w->sock);
+  /* We hold the lock, so a socket file left here is from a dead watcher, unless another state dir's watcher
+     was configured with the same socket: never steal a live one. */
+  fd = sbx_watcher_connect (w->sock);
+  if (fd >= 0)
+    {
+      close (fd);
+      return sbx_fail (err, EADDRINUSE, "another watcher (other state dir) answers on %s", w->sock);
+    }
+  unlink (w->sock);
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return sbx_fail (err, errno, "socket");
-  /* We hold the lock: a socket file left here is from a dead watcher. */
-  unlink (w->sock);
   old = umask (0077);
   if (bind (fd, (struct sockaddr *) &sun, sizeof sun) < 0)
     {
@@ -317,6 +324,13 @@ setup_paths (struct sbx_watcher *w, sbx_err *err)
   snprintf (dir, sizeof dir, "%s/containers", w->dir);
   if (mkdir_p (dir, 0700) < 0)
     return sbx_fail (err, errno, "create %s", dir);
+  snprintf (dir, sizeof dir, "%s", w->sock);
+  if (strrchr (dir, '/') && strrchr (dir, '/') != dir)
+    {
+      *strrchr (dir, '/') = '\0';
+      if (mkdir_p (dir, 0755) < 0)
+        return sbx_fail (err, errno, "create %s", dir);
+    }
   snprintf (dir, sizeof dir, "%s/spawn-failed", w->dir);
   unlink (dir); /* sbx-runtime may try starting a watcher again at once */
   return 0;

@@ -82,14 +82,20 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 		violations "$id" | jq -e '.action == "freeze" and .outcome == "refused EPERM; container frozen"'
 		pid=$("$d" --root "$W/root/$d" state "$id" | jq -r .pid)
 		cg=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$pid/cgroup")
-		wait_for 5 grep -qx FROZEN "/sys/fs/cgroup/freezer$cg/freezer.state"
+		if [ -n "$cg" ]; then
+			state="/sys/fs/cgroup/freezer$cg/freezer.state" frozen=FROZEN thawed=THAWED
+		else # cgroup v2 only
+			cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+			state="/sys/fs/cgroup$cg/cgroup.freeze" frozen=1 thawed=0
+		fi
+		wait_for 5 grep -qx "$frozen" "$state"
 		# Frozen tasks do not run: the shell does not get past the probe while frozen.
 		sleep 0.3
 		[ "$(out "f-$d")" = "" ] || [ "$(out "f-$d")" = "delete_module 1 EPERM" ] || { echo "$d: $(out "f-$d")"; false; }
 		[ ! -e "$W/f-$d/rootfs/tmp/after" ]
 		if [ "$d" = runc ]; then [ "$(ct_status "$d" "$id")" = paused ]; fi
 		# Thawed by the engine's own resume, it goes on with EPERM.
-		"$d" --root "$W/root/$d" resume "$id" || echo THAWED >"/sys/fs/cgroup/freezer$cg/freezer.state"
+		"$d" --root "$W/root/$d" resume "$id" || echo "$thawed" >"$state"
 		wait_for 5 test -e "$W/f-$d/rootfs/tmp/after"
 		[ "$(head -1 "$W/f-$d/rootfs/out")" = "delete_module 1 EPERM" ]
 		# The call a freeze interrupted is restarted by the kernel on thaw: still one event.

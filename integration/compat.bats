@@ -65,7 +65,8 @@ same() {
 	(cd "$T/s1" && runc spec --rootless)
 	(cd "$T/s2" && SBX_RUNTIME=runc "$SBX_RT" spec --rootless)
 	cmp "$T/s1/config.json" "$T/s2/config.json"
-	# No CRIU on this host: both fail the same way.
+	# No CRIU on this host: both fail the same way (from $T: checkpoint's image path defaults to ./checkpoint).
+	cd "$T"
 	same runc checkpoint no-such-container
 	same runc restore --bundle "$T/bundle" no-such-container
 }

@@ -16,6 +16,8 @@ static const struct
 } stages[] = {
   { "capabilities", sbx_stage_caps },
   { "no_new_privs", sbx_stage_nnp },
+  { "namespaces", sbx_stage_namespaces },
+  { "cgroups", sbx_stage_cgroups },
   { "seccomp", sbx_stage_seccomp },
   { "notify", sbx_stage_notify },
   { "annotations", sbx_stage_annotations },

@@ -51,8 +51,17 @@ int sbx_policy_apply_process (json_t *process, bool nnp_optout, struct sbx_polic
 /* Stages, exposed for unit tests. */
 int sbx_stage_caps (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+int sbx_stage_namespaces (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+int sbx_stage_cgroups (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_annotations (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+
+/* The pids limit given to containers whose engine set none (sbx.json "pids_limit"; 0 disables it). */
+#define SBX_PIDS_LIMIT_DEFAULT 4096
+
+/* The namespaces annotation run.sbx.allow-host-ns lets a container share with the host, as a bit set (bit i =
+   the i-th of pid, mount, network, ipc, uts, cgroup, user, time). */
+int sbx_allow_host_ns (const json_t *spec, unsigned *allow, sbx_err *err);
 
 /* Capability helpers shared with exec's --cap flags. */
 bool sbx_cap_is_forbidden (const char *name);

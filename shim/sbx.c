@@ -16,6 +16,7 @@ static const struct
   { "install", sbx_cmd_install, "add sbx-runtime to docker|podman|containerd|crio (--dry-run, --root, --config)" },
   { "uninstall", sbx_cmd_uninstall, "remove exactly what `sbx install` added" },
   { "version", sbx_cmd_version, "print sbx's version" },
+  { "run", sbx_cmd_run, "run a command in a hardened sandbox, without an engine" },
   { "watch", sbx_cmd_watch, "run the module-load watcher (--daemon, --status, --stop, --restart)" },
   { "events", sbx_cmd_events, "show refused module loads: [--follow] [--json] [ID]" },
   { "metrics", sbx_cmd_metrics, "Prometheus metrics of the watcher: [--textfile PATH]" },

@@ -81,9 +81,21 @@ set_config (const char *text)
   cfg.root = parse (text);
 }
 
+/* The stages before ours insist on pid and mount namespaces: give the fixtures what they require. */
+static void
+with_namespaces (json_t *spec)
+{
+  json_t *linux_ = json_find (spec, "linux");
+  sbx_err err;
+
+  if (json_is (linux_, JSON_OBJECT) && json_find (linux_, "namespaces") == NULL)
+    json_set (linux_, "namespaces", parse ("[{\"type\":\"pid\"},{\"type\":\"mount\"}]"), &err);
+}
+
 static int
 harden (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
+  with_namespaces (spec);
   memset (ctx, 0, sizeof *ctx);
   ctx->cfg = &cfg;
   ctx->container_id = "c1";
@@ -210,6 +222,7 @@ test_stage (void)
   memset (&ctx, 0, sizeof ctx);
   ctx.cfg = &cfg, ctx.note = note, ctx.container_id = "c2";
   ctx.containerd_address = "/run/containerd/containerd.sock", ctx.containerd_namespace = "moby";
+  with_namespaces (spec);
   ok (sbx_policy_apply_spec (spec, &ctx, &err) == 0, "containerd context: hardened");
   is (json_annotation (spec, SBX_ANN_CONTAINERD_ADDRESS), "/run/containerd/containerd.sock", "containerd address");
   is (json_annotation (spec, SBX_ANN_CONTAINERD_NAMESPACE), "moby", "containerd namespace");

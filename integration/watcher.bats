@@ -187,6 +187,32 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 	[[ "$output" == *"a watcher is already running"* ]]
 }
 
+@test "an on-demand watcher leaves once idle, or at once when its socket is gone, but never while it holds a listener" {
+	write_config '{"watcher": {"idle_exit_s": 2}}'
+	make_bundle idle "/sbx-probe delete_module=x; sleep 4"
+	id=$(new_id idle)
+	start_ct runc "$id" idle
+	wait_for 10 has_violations "$id" 1
+	pid=$(watcher_pid)
+	[ -n "$pid" ]
+	# The container still runs: its listener keeps the watcher, however idle.
+	sleep 3
+	kill -0 "$pid"
+	wait_for 10 status_is runc "$id" stopped
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+	grep -q "idle for 2 s: exiting" "$W/watcher.log"
+	# Started again; this time its socket is removed (a test's temp dir going away): it leaves within a tick.
+	write_config '{}'
+	make_bundle gone "/sbx-probe delete_module=y"
+	id2=$(new_id gone)
+	start_ct runc "$id2" gone
+	wait_for 10 has_violations "$id2" 1
+	wait_for 10 status_is runc "$id2" stopped
+	pid=$(watcher_pid)
+	rm "$W/state/w.sock"
+	wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
+}
+
 @test "delete unregisters; stale records of crashed runs are reaped at start" {
 	start_watcher
 	make_bundle del "/sbx-probe delete_module=x"

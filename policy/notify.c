@@ -223,13 +223,14 @@ watcher_binary (const struct sbx_config *cfg, char *buf, size_t size, sbx_err *e
 int
 sbx_watcher_spawn (const struct sbx_config *cfg, const char *sock, sbx_err *err)
 {
-  char bin[PATH_MAX];
+  char bin[PATH_MAX], idle[32];
   long long deadline;
   pid_t pid;
   int status;
 
   if (watcher_binary (cfg, bin, sizeof bin, err) < 0)
     return -1;
+  snprintf (idle, sizeof idle, "%lld", sbx_config_int (cfg, "watcher.idle_exit_s", 600));
   pid = fork ();
   if (pid < 0)
     return sbx_fail (err, errno, "fork to start the watcher");
@@ -245,7 +246,7 @@ sbx_watcher_spawn (const struct sbx_config *cfg, const char *sock, sbx_err *err)
       if (fork () != 0)
         _exit (0);
       signal (SIGPIPE, SIG_DFL);
-      execl (bin, "sbx", "watch", "--daemon", (char *) NULL);
+      execl (bin, "sbx", "watch", "--daemon", "--idle-exit", idle, (char *) NULL);
       _exit (127);
     }
   while (waitpid (pid, &status, 0) < 0)

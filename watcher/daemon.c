@@ -206,7 +206,7 @@ leave_engine_cgroup (void)
 static int
 usage (FILE *out)
 {
-  fprintf (out, "usage: sbx watch [--daemon] [--mode default|syscalls]\n"
+  fprintf (out, "usage: sbx watch [--daemon] [--mode default|syscalls] [--idle-exit SECONDS]\n"
                 "       sbx watch --status|--stop|--restart\n"
                 "       sbx watch --unpin\n"
                 "Runs the module-load watcher in the foreground (--daemon: in the background).\n");
@@ -228,6 +228,46 @@ client (const struct sbx_config *cfg, const char *req)
     }
   fputs (out, stdout);
   return strncmp (out, "ok", 2) == 0 ? 0 : 1;
+}
+
+static size_t
+listeners_held (struct sbx_watcher *w)
+{
+  size_t n = 0;
+  for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
+    n += c->nnotify;
+  return n;
+}
+
+/* A watcher nobody can reach, or one started on demand that has had nothing to answer for a while, leaves, as
+   long as it holds no container's listener (closing one would turn that container's EPERM into ENOSYS). */
+static void
+check_reachable (struct sbx_watcher *w)
+{
+  struct stat st;
+  bool gone = stat (w->sock, &st) < 0 || st.st_ino != w->sock_ino || st.st_dev != w->sock_dev;
+  time_t now = time (NULL);
+
+  if (listeners_held (w) > 0)
+    {
+      w->idle_since = now;
+      if (gone)
+        sbx_log (SBX_WARN, "watcher: socket %s is gone or replaced; staying for the containers whose listener it "
+                 "holds", w->sock);
+      return;
+    }
+  if (gone)
+    {
+      sbx_log (SBX_INFO, "watcher: socket %s is gone or replaced and no listener is held: exiting", w->sock);
+      w->stop = true;
+      w->sock_ino = 0; /* not ours to unlink any more */
+    }
+  else if (w->idle_exit_s > 0 && now - w->idle_since >= w->idle_exit_s)
+    {
+      sbx_log (SBX_INFO, "watcher: started on demand and idle for %lld s: exiting (the next create starts one)",
+               w->idle_exit_s);
+      w->stop = true;
+    }
 }
 
 static int
@@ -298,6 +338,7 @@ loop (struct sbx_watcher *w)
                   }
                 if (tick % 60 == 0)
                   sbx_w_reap (w);
+                check_reachable (w);
               }
               break;
             }
@@ -356,6 +397,8 @@ sbx_watch_main (int argc, char **argv)
         mode = argv[++i];
       else if (strncmp (argv[i], "--mode=", 7) == 0)
         mode = argv[i] + 7;
+      else if (strcmp (argv[i], "--idle-exit") == 0 && i + 1 < argc)
+        w.idle_exit_s = atoll (argv[++i]);
       else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
         return usage (stdout);
       else if (strcmp (argv[i], "--status") == 0 || strcmp (argv[i], "--stop") == 0
@@ -469,6 +512,12 @@ sbx_watch_main (int argc, char **argv)
       close (ready[1]);
     }
 
+  {
+    struct stat st;
+    if (stat (w.sock, &st) == 0)
+      w.sock_dev = st.st_dev, w.sock_ino = st.st_ino;
+    w.idle_since = time (NULL);
+  }
   sigemptyset (&mask);
   sigaddset (&mask, SIGTERM), sigaddset (&mask, SIGINT), sigaddset (&mask, SIGHUP), sigaddset (&mask, SIGCHLD);
   sigprocmask (SIG_BLOCK, &mask, NULL);
@@ -520,7 +569,11 @@ sbx_watch_main (int argc, char **argv)
                "fail with ENOSYS)", c->id);
   sbx_w_write_textfile (&w);
   sbx_w_bpf_close (&w);
-  unlink (w.sock);
+  {
+    struct stat st;
+    if (w.sock_ino && stat (w.sock, &st) == 0 && st.st_ino == w.sock_ino && st.st_dev == w.sock_dev)
+      unlink (w.sock);
+  }
   sbx_config_free (&cfg);
   return 0;
 }

@@ -70,6 +70,10 @@ struct sbx_watcher
   uint64_t notifications, suppressed_total;
   double rate_per_s, burst;
   bool restart, stop, textfile_dirty;
+  dev_t sock_dev;               /* the socket file we bound: gone or replaced means nobody can reach us */
+  ino_t sock_ino;
+  long long idle_exit_s;        /* --idle-exit: leave after this long without a listener to hold (0: never) */
+  time_t idle_since;
   char **argv;
 };
 

@@ -106,25 +106,30 @@ harden (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   return sbx_policy_apply_spec (spec, ctx, err);
 }
 
-/* The rules of SPEC naming delete_module, and the action of the (single) one. */
+/* How SPEC's filter treats delete_module: the action of the rule naming it, else the default action (the seccomp
+   stage may refuse it by rule or, with an allowlist profile, by default).  *ERRNO_RET: the errno it returns
+   (rule errnoRet, else defaultErrnoRet, else 1 as runc and crun read an unset one), or -1 when the rule
+   carries none.  Returns the number of rules naming it. */
 static size_t
-module_rules (const json_t *spec, const char **action, bool *has_errno_ret)
+module_rules (const json_t *spec, const char **action, long long *errno_ret)
 {
-  const json_t *sc = json_find (json_find (json_find (spec, "linux"), "seccomp"), "syscalls");
+  const json_t *sc = json_find (json_find (spec, "linux"), "seccomp"), *rules = json_find (sc, "syscalls");
+  const json_t *hit = NULL;
   size_t count = 0;
+  long long n = 1;
 
-  *action = NULL;
-  for (size_t i = 0; i < json_arr_len (sc); i++)
+  for (size_t i = 0; i < json_arr_len (rules); i++)
     {
-      const json_t *r = json_arr_at (sc, i), *names = json_find (r, "names");
+      const json_t *r = json_arr_at (rules, i), *names = json_find (r, "names");
       for (size_t j = 0; j < json_arr_len (names); j++)
         if (strcmp (json_str (json_arr_at (names, j)), "delete_module") == 0)
-          {
-            count++;
-            *action = json_str (json_find (r, "action"));
-            *has_errno_ret = json_find (r, "errnoRet") != NULL;
-          }
+          count++, hit = r;
     }
+  *action = json_str (json_find (hit ? hit : sc, hit ? "action" : "defaultAction"));
+  if (hit)
+    *errno_ret = json_num_int (json_find (hit, "errnoRet"), &n) ? n : -1;
+  else
+    *errno_ret = json_num_int (json_find (sc, "defaultErrnoRet"), &n) ? n : 1;
   return count;
 }
 
@@ -141,7 +146,7 @@ test_stage (void)
   sbx_err err = { 0 };
   json_t *spec;
   const char *action;
-  bool eret = false;
+  long long eret = 0;
   char sock[256];
 
   sbx_notify_ensure_watcher = fake_ensure;
@@ -153,7 +158,7 @@ test_stage (void)
   ok (harden (spec, &ctx, &err) == 0, "harden with a watcher up");
   ok (module_rules (spec, &action, &eret) == 1, "exactly one rule names the module syscalls");
   is (action, "SCMP_ACT_NOTIFY", "watcher up: the module rule notifies");
-  ok (!eret, "no errnoRet left on the notify rule (runc refuses it)");
+  ok (eret == -1, "no errnoRet left on the notify rule (runc refuses it)");
   is (seccomp_str (spec, "listenerPath"), "/run/test/w.sock", "listenerPath is the watcher socket");
   is (seccomp_str (spec, "listenerMetadata"), SBX_LISTENER_METADATA, "listenerMetadata marks sbx");
   is (json_annotation (spec, SBX_ANN_MONITOR), "notify", "annotation run.sbx.monitor=notify");
@@ -171,8 +176,8 @@ test_stage (void)
   watcher_up = 0;
   spec = parse ("{\"process\": {}, \"linux\": {}}");
   ok (harden (spec, &ctx, &err) == 0, "no watcher: the container is still created");
-  ok (module_rules (spec, &action, &eret) == 1 && eret, "no watcher: one rule with errnoRet");
-  is (action, "SCMP_ACT_ERRNO", "no watcher: plain EPERM rule");
+  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "no watcher: errno EPERM");
+  is (action, "SCMP_ACT_ERRNO", "no watcher: plain EPERM (rule or default)");
   ok (seccomp_str (spec, "listenerPath") == NULL, "no watcher: no listenerPath");
   ok (strstr (notes, "module-load monitoring unavailable") != NULL, "no watcher: the fallback is logged");
   is (json_annotation (spec, SBX_ANN_MONITOR), "eperm", "annotation run.sbx.monitor=eperm");
@@ -185,8 +190,8 @@ test_stage (void)
   watcher_up = 0;
   ok (harden (spec, &ctx, &err) == 0 && seccomp_str (spec, "listenerPath") == NULL,
       "watcher gone on re-hardening: sbx's stale listenerPath removed");
-  module_rules (spec, &action, &eret);
-  is (action, "SCMP_ACT_ERRNO", "watcher gone on re-hardening: EPERM rule");
+  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "watcher gone on re-hardening: errno EPERM");
+  is (action, "SCMP_ACT_ERRNO", "watcher gone on re-hardening: plain EPERM");
   json_free (spec);
 
   set_config ("{\"watcher\": {\"socket\": \"/run/test/w.sock\", \"fail_closed\": true}}");
@@ -201,8 +206,8 @@ test_stage (void)
                 "\"/run/engine.sock\", \"syscalls\": [{\"names\": [\"mount\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}}}");
   ok (harden (spec, &ctx, &err) == 0, "engine listener: hardened");
   is (seccomp_str (spec, "listenerPath"), "/run/engine.sock", "engine listener: not taken over");
-  module_rules (spec, &action, &eret);
-  is (action, "SCMP_ACT_ERRNO", "engine listener: module syscalls keep EPERM");
+  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "engine listener: errno EPERM");
+  is (action, "SCMP_ACT_ERRNO", "engine listener: module syscalls keep a plain EPERM");
   ok (strstr (notes, "engine set its own seccomp listener (/run/engine.sock)") != NULL, "engine listener: logged");
   json_free (spec);
 

@@ -271,6 +271,9 @@ sbx_w_accept (struct sbx_watcher *w)
         }
       c->fd = fd;
       c->started_ms = mono_ms ();
+      /* sbx-runtime's reachability probe counts as activity: a watcher that answered it must still be there when
+         the delegate connects a moment later (both runtimes refuse to create a container nobody listens for). */
+      w->idle_since = time (NULL);
       c->next = conns;
       conns = c;
       if (sbx_w_ep_add (w, SRC_CONN, fd, EPOLLIN | EPOLLRDHUP) < 0)

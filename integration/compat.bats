@@ -113,12 +113,13 @@ same() {
 		# Started directly (not through a shell function) so that $! is sbx-runtime's own pid.
 		SBX_RUNTIME="$d" "$SBX_RT" --root "$T/root" run --bundle "$T/bundle" "$(new_id linger-$d)" </dev/null >"$T/linger.out" 2>&1 &
 		local pid=$! exe="" argv0=""
-		# crun re-executes itself from a sealed memfd, so its exe is not /usr/bin/crun: what shows that sbx is
-		# gone is that the pid stopped being sbx-runtime while argv[0] names the delegate.
+		# Wait for argv[0] to name the delegate (sbx sets it when it execs; before that the pid is the forked
+		# shell, then sbx-runtime).  crun re-executes itself from a sealed memfd, so its exe is not
+		# /usr/bin/crun: what shows that sbx is gone is that the pid is no longer sbx-runtime.
 		for _ in $(seq 50); do
-			exe=$(readlink "/proc/$pid/exe" || true)
 			argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -1 || true)
-			[ -n "$exe" ] && [ "$exe" != "$SBX_RT" ] && break
+			exe=$(readlink "/proc/$pid/exe" || true)
+			[ "$(basename "$argv0")" = "$d" ] && break
 			sleep 0.05
 		done
 		[ -n "$exe" ] && [ "$exe" != "$SBX_RT" ] && [ "$(basename "$argv0")" = "$d" ] ||

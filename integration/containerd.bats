@@ -47,7 +47,12 @@ teardown () {
 
 @test "containerd: task exec in an sbx container, bundle annotations" {
   ctr_run -d --runc-binary "$SBX_RUNTIME_BIN" "$ENGINE_IMAGE" sbx-c1 sleep 1000
-  run ctr_cli -n sbx-test tasks exec --exec-id e1 sbx-c1 sbx-probe modules
+  # ctr can lose all output of an exec that ends before it has opened its fifos (seen under load): retry only
+  # an empty answer; what is asserted is unchanged.
+  for i in 1 2 3; do
+    run ctr_cli -n sbx-test tasks exec --exec-id "e$i" sbx-c1 sbx-probe modules
+    [ "$status" -ne 0 ] || [ -n "$output" ] && break
+  done
   [ "$status" -eq 0 ]
   assert_modules_eperm "$output"
   assert_sbx_annotations "$CONTAINERD_DIR/state/io.containerd.runtime.v2.task/sbx-test/sbx-c1/config.json"

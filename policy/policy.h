@@ -54,6 +54,7 @@ int sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_namespaces (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_cgroups (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+int sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_annotations (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 
 /* The pids limit given to containers whose engine set none (sbx.json "pids_limit"; 0 disables it). */

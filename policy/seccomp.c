@@ -1,28 +1,192 @@
-/* seccomp.c - seccomp stage: the engine's filter, only ever tightened, with the module block on top. */
+/* seccomp.c - seccomp stage: the selected sbx profile intersected with the engine's filter, module block on top. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "../common/util.h"
+#include "../profiles/profile.h"
 #include "../profiles/seccomp_oci.h"
 #include "policy.h"
 
 /* crun loads a precompiled filter from this annotation instead of linux.seccomp: one supplied by the engine
    would bypass everything sbx writes into the spec. */
 #define CRUN_BPF_ANNOTATION "run.oci.seccomp_bpf_data"
+#define SBX_PROFILE_DEFAULT "default"
+
+/* run.sbx.profile, then sbx.json "profile", then "default". */
+static const char *
+selected_profile (const json_t *spec, const struct sbx_policy_ctx *ctx)
+{
+  const char *name = json_annotation (spec, SBX_ANN_PROFILE);
+
+  if (name && *name)
+    return name;
+  return sbx_config_str (ctx->cfg, "profile", SBX_PROFILE_DEFAULT);
+}
+
+/* The bounding set is the most the container can ever hold: a capability-conditioned rule is decided on it,
+   after the capabilities stage has taken out what sbx forbids. */
+static int
+final_caps (const json_t *spec, const char ***caps, size_t *n, sbx_err *err)
+{
+  json_t *process, *capabilities, *bounding;
+
+  *caps = NULL;
+  *n = 0;
+  if (json_get_typed (spec, "process", JSON_OBJECT, &process, err) < 0
+      || (process && json_get_typed (process, "capabilities", JSON_OBJECT, &capabilities, err) < 0))
+    return -1;
+  if (process == NULL || capabilities == NULL)
+    return 0;
+  if (json_get_typed (capabilities, "bounding", JSON_ARRAY, &bounding, err) < 0)
+    return -1;
+  *caps = calloc (json_arr_len (bounding) + 1, sizeof **caps);
+  if (*caps == NULL)
+    return sbx_fail (err, ENOMEM, "capabilities");
+  for (size_t i = 0; i < json_arr_len (bounding); i++)
+    if (json_str (json_arr_at (bounding, i)))
+      (*caps)[(*n)++] = json_str (json_arr_at (bounding, i));
+  return 0;
+}
+
+/* Whether SECCOMP is the stand-in the crun compile stage leaves in linux.seccomp: kill by default, no rules, no
+   architectures (flags and listener settings may remain). */
+static bool
+is_standin (const json_t *seccomp)
+{
+  const json_t *rules = json_find (seccomp, "syscalls");
+
+  return json_is (seccomp, JSON_OBJECT)
+         && strcmp (json_str (json_find (seccomp, "defaultAction")) ?: "", "SCMP_ACT_KILL_PROCESS") == 0
+         && json_is (rules, JSON_ARRAY) && json_arr_len (rules) == 0 && json_find (seccomp, "architectures") == NULL
+         && json_find (seccomp, "defaultErrnoRet") == NULL;
+}
+
+/* A spec sbx hardened for crun carries a stand-in in linux.seccomp and the real filter in an annotation: put the
+   real one back, so hardening it again (runc run after create, a bundle reused) starts from the same filter.
+   Users can set annotations in most engines, so the saved filter is trusted only in place of the stand-in
+   (HAD_BPF: the spec also carried the precompiled filter the stand-in goes with); anywhere else it would let a
+   user replace the engine's filter, and it is dropped. */
+static int
+restore_saved (json_t *spec, json_t *annotations, bool had_bpf, struct sbx_policy_ctx *ctx, sbx_err *err)
+{
+  const char *saved = json_str (json_find (annotations, SBX_ANN_SECCOMP_SAVED));
+  json_t *linux_, *seccomp, *current;
+
+  if (json_find (annotations, SBX_ANN_SECCOMP_SAVED) == NULL)
+    return 0;
+  current = json_find (json_find (spec, "linux"), "seccomp");
+  if (saved == NULL || !had_bpf || !is_standin (current))
+    {
+      json_del (annotations, SBX_ANN_SECCOMP_SAVED);
+      ctx->note (SBX_WARN, "container %s: dropped annotation %s: it does not stand beside sbx's own stand-in filter",
+                 ctx->container_id ? ctx->container_id : "?", SBX_ANN_SECCOMP_SAVED);
+      return 0;
+    }
+  if (json_parse (saved, strlen (saved), "annotation " SBX_ANN_SECCOMP_SAVED, &seccomp, err) < 0)
+    return -1;
+  if (!json_is (seccomp, JSON_OBJECT))
+    {
+      json_free (seccomp);
+      return sbx_fail (err, EINVAL, "annotation %s is not a JSON object", SBX_ANN_SECCOMP_SAVED);
+    }
+  if (json_obj_ensure (spec, "linux", &linux_, err) < 0 || json_set (linux_, "seccomp", seccomp, err) < 0)
+    return -1;
+  json_del (annotations, SBX_ANN_SECCOMP_SAVED);
+  return 0;
+}
+
+static bool
+allows_everything (const struct sbx_filter *f)
+{
+  return f->def.kind == SBX_ACT_ALLOW && f->nrules == 0;
+}
+
+/* Replace the engine's filter ENGINE_JSON by ENGINE ∩ SBX, keeping its flags and listener settings. */
+static int
+intersect_into (json_t *engine_json, struct sbx_filter *sbx, struct sbx_policy_ctx *ctx, sbx_err *err)
+{
+  struct sbx_filter engine, merged;
+  char notes[1024];
+  int rc;
+
+  if (sbx_filter_from_oci (engine_json, "the engine's linux.seccomp", &engine, err) < 0)
+    return -1;
+  rc = sbx_filter_intersect (&engine, sbx, &merged, notes, sizeof notes, err);
+  sbx_filter_free (&engine);
+  if (rc < 0)
+    return -1;
+  if (notes[0])
+    ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s",
+               ctx->container_id ? ctx->container_id : "?", notes);
+  sbx_filter_drop_default (&merged);
+  rc = sbx_filter_to_oci (&merged, engine_json, false, err);
+  sbx_filter_free (&merged);
+  return rc;
+}
 
 int
 sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
-  json_t *seccomp, *annotations;
+  static char chosen[4096];
+  cleanup_free const char **caps = NULL;
+  cleanup_free char *origin = NULL;
+  json_t *seccomp, *annotations, *linux_, *profile = NULL;
+  struct sbx_resolve_env env = { 0 };
+  struct sbx_filter sbx;
+  const char *name;
+  bool had_bpf;
+  int rc;
 
   if (json_get_typed (spec, "annotations", JSON_OBJECT, &annotations, err) < 0)
     return -1;
-  if (annotations && json_del (annotations, CRUN_BPF_ANNOTATION))
+  had_bpf = annotations && json_del (annotations, CRUN_BPF_ANNOTATION);
+  if (had_bpf && json_find (annotations, SBX_ANN_SECCOMP_SAVED) == NULL)
     ctx->note (SBX_WARN, "container %s: dropped annotation %s: a precompiled filter would replace sbx's",
                ctx->container_id ? ctx->container_id : "?", CRUN_BPF_ANNOTATION);
-  if (sbx_seccomp_of_spec (spec, &seccomp, err) < 0)
+
+  if (restore_saved (spec, annotations, had_bpf, ctx, err) < 0)
     return -1;
+  name = selected_profile (spec, ctx);
+  if (sbx_profile_load (ctx->cfg, name, &profile, &origin, err) < 0)
+    return -1;
+  if (final_caps (spec, &caps, &env.ncaps, err) < 0)
+    {
+      json_free (profile);
+      return -1;
+    }
+  env.caps = caps;
+  sbx_resolve_env_host (&env);
+  rc = sbx_profile_resolve (profile, origin, &env, &sbx, err);
+  json_free (profile);
+  if (rc < 0)
+    return -1;
+
+  if (json_obj_ensure (spec, "linux", &linux_, err) < 0
+      || json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0)
+    goto fail;
+  if (seccomp == NULL)
+    {
+      /* No engine filter: sbx's profile alone. */
+      sbx_filter_drop_default (&sbx);
+      if ((seccomp = json_new_obj ()) == NULL || json_set (linux_, "seccomp", seccomp, err) < 0
+          || sbx_filter_to_oci (&sbx, seccomp, false, err) < 0)
+        goto fail;
+    }
+  else if (!allows_everything (&sbx) && intersect_into (seccomp, &sbx, ctx, err) < 0)
+    goto fail;
+  sbx_filter_free (&sbx);
+
   if (sbx_seccomp_block_modules (seccomp, err) < 0)
     return -1;
-  ctx->profile = "baseline";
+  /* NAME may point into the annotations, which the annotations stage rewrites. */
+  snprintf (chosen, sizeof chosen, "%s", name);
+  ctx->profile = chosen;
   return 0;
+
+fail:
+  sbx_filter_free (&sbx);
+  return sbx_wrap (err, "seccomp profile %s", name);
 }

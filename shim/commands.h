@@ -5,6 +5,7 @@
 /* Each takes the arguments from its own name on (argv[0] is the subcommand) and returns the exit status. */
 int sbx_cmd_version (int argc, char **argv);
 int sbx_cmd_run (int argc, char **argv);
+int sbx_cmd_profile (int argc, char **argv);
 int sbx_cmd_watch (int argc, char **argv);
 int sbx_cmd_events (int argc, char **argv);
 int sbx_cmd_metrics (int argc, char **argv);

@@ -7,6 +7,7 @@
 #include "../oci/json.h"
 #include "../policy/policy.h"
 #include "../profiles/seccomp_oci.h"
+#include "fixture.h"
 #include "tap.h"
 
 static int notes;
@@ -34,16 +35,17 @@ harden (const char *in, sbx_err *err)
 
   if (json_parse (in, strlen (in), "spec", &spec, err) < 0)
     return NULL;
-  /* These cases are about other stages: give them the namespaces the namespace stage insists on. */
-  if (json_is (spec, JSON_OBJECT) && json_find (json_find (spec, "linux"), "namespaces") == NULL)
+  /* These cases are about the module block on the engine's own filter: the baseline profile, unless a case
+     picks one itself. */
+  if (json_is (spec, JSON_OBJECT) && json_annotation (spec, SBX_ANN_PROFILE) == NULL)
     {
-      const char *ns = "[{\"type\":\"pid\"},{\"type\":\"mount\"}]";
-      json_t *linux_ = json_find (spec, "linux"), *arr;
-      if (linux_ == NULL && json_set (spec, "linux", json_new_obj (), err) == 0)
-        linux_ = json_find (spec, "linux");
-      if (json_is (linux_, JSON_OBJECT) && json_parse (ns, strlen (ns), "ns", &arr, err) == 0)
-        json_set (linux_, "namespaces", arr, err);
+      json_t *ann = json_find (spec, "annotations");
+      if (ann == NULL && json_set (spec, "annotations", json_new_obj (), err) == 0)
+        ann = json_find (spec, "annotations");
+      if (json_is (ann, JSON_OBJECT))
+        json_set (ann, SBX_ANN_PROFILE, json_new_str ("baseline"), err);
     }
+  fixture_namespaces (spec);
   if (sbx_policy_apply_spec (spec, &ctx, err) == 0)
     json_serialize (spec, &out, &len, err);
   json_free (spec);
@@ -182,6 +184,18 @@ test_seccomp (void)
     free (once);
     free (twice);
   }
+
+  /* A user who can set annotations must not be able to swap the engine's filter for one of their own through
+     the annotation sbx keeps the real filter in beside crun's stand-in. */
+  notes = 0;
+  s = harden_tree ("{\"annotations\":{\"run.sbx.seccomp\":\"{\\\"defaultAction\\\":\\\"SCMP_ACT_ALLOW\\\"}\","
+                   "\"run.oci.seccomp_bpf_data\":\"AAAA\"},"
+                   "\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+                   "{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}}}");
+  tap_ok (s && rules_for (at (s, "linux.seccomp"), "mkdir", &action, &e) == 1 && e == 13
+              && json_find (json_find (s, "annotations"), "run.sbx.seccomp") == NULL && strstr (last_note, "run.sbx.seccomp"),
+          "a forged run.sbx.seccomp annotation is dropped; the engine's denial stays");
+  json_free (s);
 
   /* crun's precompiled-filter annotation from the engine would bypass the JSON filter. */
   notes = 0;

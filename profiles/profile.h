@@ -1,0 +1,170 @@
+/* profile.h - seccomp profiles: Docker/Moby JSON resolved for one container, intersected with the engine's
+   filter, compiled with libseccomp and cached as BPF.  Only profiles/ includes libseccomp. */
+#ifndef SBX_PROFILE_H
+#define SBX_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/config.h"
+#include "../oci/json.h"
+
+/* Where the crun compile stage keeps the full linux.seccomp while crun is handed a stand-in next to the
+   precompiled program; the seccomp stage puts it back when a hardened spec is hardened again. */
+#define SBX_ANN_SECCOMP_SAVED "run.sbx.seccomp"
+
+/* Ordered by the kernel's precedence: when two filters disagree the larger one wins. */
+enum sbx_act_kind
+{
+  SBX_ACT_ALLOW,
+  SBX_ACT_LOG,
+  SBX_ACT_TRACE,
+  SBX_ACT_NOTIFY,
+  SBX_ACT_ERRNO,
+  SBX_ACT_TRAP,
+  SBX_ACT_KILL_THREAD,
+  SBX_ACT_KILL_PROCESS,
+};
+
+struct sbx_action
+{
+  enum sbx_act_kind kind;
+  int data; /* errno for ERRNO, message for TRACE */
+};
+
+/* Same numbering as libseccomp's enum scmp_compare. */
+enum sbx_cmp_op
+{
+  SBX_CMP_NE = 1,
+  SBX_CMP_LT,
+  SBX_CMP_LE,
+  SBX_CMP_EQ,
+  SBX_CMP_GE,
+  SBX_CMP_GT,
+  SBX_CMP_MASKED_EQ,
+};
+
+struct sbx_cmp
+{
+  unsigned idx;
+  enum sbx_cmp_op op;
+  uint64_t value, value_two; /* MASKED_EQ: (arg & value) == value_two */
+};
+
+/* One syscall name with one conjunction of comparisons (at most one per argument). */
+struct sbx_rule
+{
+  char *name;
+  struct sbx_action act;
+  unsigned ncmp;
+  struct sbx_cmp cmp[6];
+  char *comment; /* why the rule exists, from the profile; may be NULL */
+};
+
+/* A filter in OCI terms (linux.seccomp): what runc and crun read, minus listener and flags. */
+struct sbx_filter
+{
+  struct sbx_action def;
+  char **arches; /* SCMP_ARCH_* names; empty means native only */
+  size_t narches;
+  struct sbx_rule *rules;
+  size_t nrules;
+};
+
+void sbx_filter_free (struct sbx_filter *f);
+/* Parse linux.seccomp the way runc and crun read it (errnoRet defaults to EPERM, several comparisons of one
+   argument in one rule mean "any of them", so they become separate rules).  WHAT names the input. */
+int sbx_filter_from_oci (const json_t *seccomp, const char *what, struct sbx_filter *f, sbx_err *err);
+/* Write F into SECCOMP (an object): defaultAction, defaultErrnoRet, architectures and syscalls are replaced,
+   anything else (flags, listenerPath...) is kept.  COMMENTS: also write each rule's comment (for people; the
+   delegates are given none). */
+int sbx_filter_to_oci (const struct sbx_filter *f, json_t *seccomp, bool comments, sbx_err *err);
+int sbx_action_parse (const char *s, const json_t *errno_ret, struct sbx_action *a, sbx_err *err);
+/* "SCMP_ACT_ERRNO(1)"-style label for messages and listings. */
+const char *sbx_action_str (const struct sbx_action *a, char *buf, size_t size);
+const char *sbx_cmp_op_name (enum sbx_cmp_op op);
+bool sbx_action_eq (const struct sbx_action *a, const struct sbx_action *b);
+
+/* engine ∩ sbx: for every syscall and arguments, the more restrictive action of the two filters (the engine's
+   errno when both refuse).  Where libseccomp cannot express the exact intersection the result refuses more, never
+   less, and a sentence explaining it is appended to NOTES (may be NULL). */
+int sbx_filter_intersect (const struct sbx_filter *engine, const struct sbx_filter *sbx, struct sbx_filter *out,
+                          char *notes, size_t notes_size, sbx_err *err);
+
+/* Where profiles come from: /etc/sbx/profiles (SBX_PROFILES_DIR, config "profiles_dir") overrides the copies
+   embedded in the binary.  NAME may also be an absolute path. */
+const char *sbx_profiles_dir (const struct sbx_config *cfg);
+int sbx_profile_load (const struct sbx_config *cfg, const char *name, json_t **profile, char **origin,
+                      sbx_err *err);
+/* Names of the embedded profiles, NULL-terminated. */
+extern const char *const sbx_embedded_profile_names[];
+int sbx_embedded_profile (const char *name, const char **data, size_t *len);
+
+/* What a profile's includes/excludes are evaluated against. */
+struct sbx_resolve_env
+{
+  const char *const *caps; /* the final bounding set, after sbx's drops */
+  size_t ncaps;
+  struct
+  {
+    int major, minor;
+  } kernel;
+};
+/* The host's kernel version into ENV. */
+void sbx_resolve_env_host (struct sbx_resolve_env *env);
+/* A Docker/Moby profile (archMap, includes/excludes, minKernel) turned into the filter for this host and
+   container.  Validates strictly: an unknown syscall, architecture, action or operator is an error naming ORIGIN
+   and the rule. */
+int sbx_profile_resolve (const json_t *profile, const char *origin, const struct sbx_resolve_env *env,
+                         struct sbx_filter *out, sbx_err *err);
+
+/* Classic BPF as the kernel takes it. */
+struct sbx_bpf
+{
+  void *insns; /* struct sock_filter[] */
+  size_t len;  /* instructions */
+};
+void sbx_bpf_free (struct sbx_bpf *p);
+/* Compile with libseccomp (binary-tree optimization).  Like crun: rules equal to the default are skipped and,
+   unless STRICT, names libseccomp does not know are skipped. */
+int sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err);
+/* Run the program on one syscall of the native architecture, as the kernel would; returns SECCOMP_RET_*. */
+uint32_t sbx_bpf_run (const struct sbx_bpf *p, int nr, const uint64_t args[6]);
+/* The same for another architecture (AUDIT_ARCH_* token, e.g. libseccomp's SCMP_ARCH_X86). */
+uint32_t sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t args[6]);
+int sbx_bpf_run_name (const struct sbx_bpf *p, const char *name, const uint64_t args[6], uint32_t *ret);
+void sbx_bpf_disasm (const struct sbx_bpf *p, FILE *out);
+/* "ALLOW", "ERRNO(1)"... for a SECCOMP_RET_* value. */
+const char *sbx_bpf_ret_str (uint32_t ret, char *buf, size_t size);
+/* libseccomp's pseudo filter code of F, for `sbx profile compile`. */
+int sbx_filter_pfc (const struct sbx_filter *f, FILE *out, sbx_err *err);
+int sbx_syscall_nr (const char *name);
+/* libseccomp's token for "SCMP_ARCH_X86_64" (or "x86_64"); 0 when unknown. */
+uint32_t sbx_arch_token (const char *name);
+
+/* The precompiled filter crun takes in run.oci.seccomp_bpf_data (base64), from a cache in DIR keyed by the
+   seccomp object's content, the kernel and the architecture.  *HIT tells whether libseccomp was spared.  A
+   corrupt or foreign entry is ignored and rewritten; writers race safely (temporary file + rename). */
+int sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, bool *hit, sbx_err *err);
+const char *sbx_seccomp_cache_dir (const struct sbx_config *cfg);
+
+/* Run the OCI bundle BUNDLE with CRUN (crun hands the listener over without running a syscall under the new
+   filter first, so every syscall can be observed): syscalls outside BASE's ALLOW rules (all of them when BASE is
+   NULL) go to a user-notification listener that records them and lets them through.  *OUT is the smallest
+   profile that would have let the workload run (BASE's allowlist plus what was seen). */
+int sbx_profile_learn (const struct sbx_config *cfg, const char *base, const char *bundle, const char *crun,
+                       json_t **out, sbx_err *err);
+
+/* Building blocks shared by the files of profiles/. */
+int sbx_cmp_parse (const json_t *arg, struct sbx_cmp *c, sbx_err *err);
+int sbx_filter_add_rule (struct sbx_filter *f, const char *name, const struct sbx_action *act,
+                         const struct sbx_cmp *cmp, unsigned ncmp, const char *comment, sbx_err *err);
+int sbx_filter_add_oci_rule (struct sbx_filter *f, const char *name, const struct sbx_action *act,
+                             const struct sbx_cmp *cmp, unsigned ncmp, const char *comment, sbx_err *err);
+int sbx_filter_add_arch (struct sbx_filter *f, const char *arch, sbx_err *err);
+/* Drop the rules whose action equals the default: libseccomp refuses them and the delegates skip them. */
+void sbx_filter_drop_default (struct sbx_filter *f);
+
+#endif

@@ -271,7 +271,7 @@ int
 sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *sock, sbx_err *err)
 {
   int fd = sbx_watcher_connect (sock);
-  char dir[PATH_MAX], marker[PATH_MAX + 16];
+  char dir[PATH_MAX], marker[PATH_MAX + 16], bin[PATH_MAX];
   struct stat st;
 
   if (fd >= 0)
@@ -285,6 +285,10 @@ sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *soc
   snprintf (marker, sizeof marker, "%s/spawn-failed", sbx_watcher_dir (cfg, dir, sizeof dir));
   if (stat (marker, &st) == 0 && time (NULL) - st.st_mtime < 30)
     return sbx_fail (err, 0, "no watcher at %s, and starting one failed less than 30 s ago (see %s)", sock, marker);
+  /* No sbx binary to run is a fast failure (and what a library user such as a unit test meets): nothing to
+     remember.  Only a start that was waited for is. */
+  if (watcher_binary (cfg, bin, sizeof bin, err) < 0)
+    return -1;
   if (sbx_watcher_spawn (cfg, sock, err) == 0)
     return 0;
   mkdir (dir, 0700);

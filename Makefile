@@ -43,7 +43,7 @@ SBX_EXTRA_LDLIBS :=
 
 all: bin/sbx-runtime bin/sbx $(B)/sbx-probe
 
--include bpf/bpf.mk hack/kernel/kernel.mk profiles/profiles.mk
+-include bpf/bpf.mk hack/kernel/kernel.mk profiles/profiles.mk watcher/watch.mk
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

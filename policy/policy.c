@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "notify.h"
 #include "policy.h"
 
 typedef int (*sbx_stage_fn) (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
@@ -18,6 +19,7 @@ static const struct
   { "namespaces", sbx_stage_namespaces },
   { "cgroups", sbx_stage_cgroups },
   { "seccomp", sbx_stage_seccomp },
+  { "notify", sbx_stage_notify },
   { "seccomp-compile", sbx_stage_seccomp_compile },
   { "annotations", sbx_stage_annotations },
 };

@@ -6,5 +6,9 @@
 int sbx_cmd_version (int argc, char **argv);
 int sbx_cmd_run (int argc, char **argv);
 int sbx_cmd_profile (int argc, char **argv);
+int sbx_cmd_watch (int argc, char **argv);
+int sbx_cmd_events (int argc, char **argv);
+int sbx_cmd_metrics (int argc, char **argv);
+int sbx_cmd_doctor (int argc, char **argv);
 
 #endif

@@ -7,6 +7,9 @@
 #include "../common/log.h"
 #include "runtime.h"
 
+int sbx_rt_state (struct sbx_rt *rt);
+int sbx_rt_delete (struct sbx_rt *rt);
+
 static bool
 asks_version (struct sbx_rt *rt)
 {
@@ -51,6 +54,10 @@ main (int argc, char **argv)
     rc = sbx_rt_exec (&rt, &err);
   else if (strcmp (rt.cmd, "features") == 0)
     return sbx_rt_features (&rt);
+  else if (strcmp (rt.cmd, "state") == 0)
+    return sbx_rt_state (&rt);
+  else if (strcmp (rt.cmd, "delete") == 0)
+    return sbx_rt_delete (&rt);
   if (rc < 0)
     return fail (&err);
 

@@ -18,6 +18,10 @@ static const struct
   { "version", sbx_cmd_version, "print sbx's version" },
   { "run", sbx_cmd_run, "run a command in a hardened sandbox, without an engine" },
   { "profile", sbx_cmd_profile, "list, show, check, compile, diff and learn seccomp profiles" },
+  { "watch", sbx_cmd_watch, "run the module-load watcher (--daemon, --status, --stop, --restart)" },
+  { "events", sbx_cmd_events, "show refused module loads: [--follow] [--json] [ID]" },
+  { "metrics", sbx_cmd_metrics, "Prometheus metrics of the watcher: [--textfile PATH]" },
+  { "doctor", sbx_cmd_doctor, "check what this host gives sbx" },
 };
 
 int

@@ -22,7 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 [ -n "${BENCH_KEEP:-}" ] && trap - EXIT
-export SBX_CONFIG=/nonexistent/sbx.json SBX_PROFILES_DIR=/nonexistent/sbx-profiles
+# Private settings: the filter measured is the container's own, with no watcher on demand.
+echo '{"watcher": {"enabled": false}}' >"$d/sbx.json"
+export SBX_CONFIG="$d/sbx.json" SBX_STATE_DIR="$d/state" SBX_PROFILES_DIR=/nonexistent/sbx-profiles
 
 mkdir -p "$d/rootfs/bin" "$d/root"
 cp /bin/busybox build/sbx-escape "$d/rootfs/bin/"

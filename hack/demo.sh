@@ -14,15 +14,26 @@ say "1. The delegate alone ($delegate): this kernel has no loadable modules, so 
 cp "$d/config.json" "$d/bundle/config.json"
 "$delegate" --root "$d/root" run --bundle "$d/bundle" demo-plain
 
-say "2. The same bundle through sbx-runtime: refused by sbx's filter (EPERM)"
+say "2. sbx's watcher (private to this demo: socket, journal and registry in a temporary directory)"
+sbx_scratch_watcher
+echo "sbx watch running as pid $WATCH_PID"
+
+say "3. The same bundle through sbx-runtime: refused by sbx's filter (EPERM) and reported"
 cp "$d/config.json" "$d/bundle/config.json"
-"$REPO/bin/sbx-runtime" --root "$d/root" --log "$d/runtime.log" --log-format json --debug run --bundle "$d/bundle" demo-sbx
+"$REPO/bin/sbx-runtime" --root "$d/root" --log "$d/runtime.log" --log-format json run --bundle "$d/bundle" demo-sbx
 
-say "3. What sbx wrote into the bundle"
-jq -c '{seccomp_rules_for_modules: [.linux.seccomp.syscalls[] | select(.names | index("finit_module"))],
-	noNewPrivileges: .process.noNewPrivileges,
+say "4. No engine at all: sbx run, on the host's / read-only"
+"$REPO/bin/sbx" run -- "$REPO/build/sbx-probe" modules
+
+say "5. What the watcher reported (sbx events), per container"
+"$REPO/bin/sbx" events
+echo
+echo "In the runtime log the engine reads:"
+grep '"msg":"sbx' "$d/runtime.log" || true
+
+say "6. What sbx wrote into the bundle"
+jq -c '{seccomp_profile: .annotations["run.sbx.profile"], noNewPrivileges: .process.noNewPrivileges,
 	CAP_SYS_MODULE_left: ([.process.capabilities[]?[]] | index("CAP_SYS_MODULE") != null),
-	annotations: (.annotations | with_entries(select(.key | startswith("run.sbx."))))}' "$d/bundle/config.json"
-
-say "4. sbx's own lines in the runtime log the engine reads"
-grep '"msg":"sbx: ' "$d/runtime.log"
+	namespaces: [.linux.namespaces[].type], pids_limit: .linux.resources.pids.limit,
+	annotations: (.annotations | with_entries(select(.key | startswith("run.sbx.")) | select(.key != "run.sbx.seccomp")))}' \
+	"$d/bundle/config.json"

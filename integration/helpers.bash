@@ -4,11 +4,14 @@ SBX_RT="$REPO/bin/sbx-runtime"
 SBX="$REPO/bin/sbx"
 PROBE="$REPO/build/sbx-probe"
 DELEGATES="runc crun"
-export SBX_CONFIG="${SBX_CONFIG:-/nonexistent/sbx.json}"
 
 # A fresh temp area per test: $T holds the bundle ($T/bundle), the delegate root ($T/root) and logs.
 sbx_setup() {
 	T=$(mktemp -d /tmp/sbx-test.XXXXXX)
+	# Private settings and state: no watcher is started on demand (it would outlive the test and write to the
+	# host's journal); suites about the watcher start their own.
+	echo '{"watcher": {"enabled": false}}' >"$T/sbx.json"
+	export SBX_CONFIG="$T/sbx.json" SBX_STATE_DIR="$T/state"
 	mkdir -p "$T/root" "$T/bundle/rootfs/bin" "$T/bundle/rootfs/proc" "$T/bundle/rootfs/dev" "$T/bundle/rootfs/tmp"
 	cp /bin/busybox "$PROBE" "$T/bundle/rootfs/bin/"
 	for t in sh cat grep sleep echo ls; do ln -sf busybox "$T/bundle/rootfs/bin/$t"; done

@@ -14,7 +14,7 @@ setup() {
 	export SBX_STATE_DIR="$NT/state"
 	# A private parent cgroup per test: its aggregate limits touch no other sandbox of the host.
 	CGPARENT="sbx-test-$$-$RANDOM"
-	echo "{\"run\":{\"cgroup\":{\"parent\":\"$CGPARENT\"}}}" >"$NT/sbx.json"
+	echo "{\"run\":{\"cgroup\":{\"parent\":\"$CGPARENT\"}},\"watcher\":{\"enabled\":false}}" >"$NT/sbx.json"
 	export SBX_CONFIG="$NT/sbx.json"
 	unset SBX_RUNTIME
 	PIDS=()

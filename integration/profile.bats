@@ -124,7 +124,7 @@ teardown() {
 
 @test "selection: annotation, /etc/sbx/sbx.json default, absolute path; recorded in the annotations" {
 	local d
-	echo '{"profile": "strict"}' >"$T/sbx.json"
+	echo '{"profile": "strict", "watcher": {"enabled": false}}' >"$T/strict.json"
 	cp "$REPO/profiles/strict.json" "$T/copy.json"
 	for d in $DELEGATES; do
 		bundle_reset
@@ -134,14 +134,14 @@ teardown() {
 		[ "$(jq -r '.annotations["run.sbx.profile"]' "$T/bundle/config.json")" = default ]
 		bundle_reset
 		bundle_edit '.process.args = ["/bin/sh", "-c", "ionice -c 3 true && echo ionice-ok; echo end"]'
-		SBX_CONFIG="$T/sbx.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id cfg-$d)"
+		SBX_CONFIG="$T/strict.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id cfg-$d)"
 		[ "$status" -eq 0 ] || { show; false; }
 		expect_line "end"
 		! grep -q ionice-ok <<<"$output" || { show; false; } # ioprio_set is outside the strict allowlist
 		[ "$(jq -r '.annotations["run.sbx.profile"]' "$T/bundle/config.json")" = strict ]
 		bundle_reset
 		bundle_edit ".process.args = [\"/bin/sh\", \"-c\", \"ionice -c 3 true && echo ionice-ok; echo end\"] | .annotations[\"run.sbx.profile\"] = \"$T/copy.json\""
-		SBX_CONFIG="$T/sbx.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id path-$d)"
+		SBX_CONFIG="$T/strict.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id path-$d)"
 		expect_line "end"
 		! grep -q ionice-ok <<<"$output"
 		[ "$(jq -r '.annotations["run.sbx.profile"]' "$T/bundle/config.json")" = "$T/copy.json" ]

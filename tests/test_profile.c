@@ -564,6 +564,13 @@ main (void)
   setenv ("SBX_PROFILES_DIR", "/nonexistent/sbx-profiles", 1);
   setenv ("SBX_SECCOMP_CACHE", "", 1);
   unsetenv ("SBX_CONFIG");
+  {
+    /* These tests are about the filter: no watcher turns the module block into a notification. */
+    static const char settings[] = "{\"watcher\":{\"enabled\":false}}";
+    sbx_err err;
+    if (json_parse (settings, sizeof settings - 1, "settings", &cfg.root, &err) < 0)
+      return 1;
+  }
   test_builtin_profiles ();
   test_validation ();
   test_intersection ();

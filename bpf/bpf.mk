@@ -63,8 +63,3 @@ bpf: $(SBX_BPF_LIB)
 bpf-check: $(SBX_BPF_TEST)
 	$(SBX_BPF_TEST)
 	bats --tap integration/bpf.bats
-
-# Opt-in: the LSM and module-tracepoint tests in a qemu guest on Debian's stock kernel (see bpf/guest-check.sh).
-.PHONY: bpf-guest-check
-bpf-guest-check: $(SBX_BPF_TEST)
-	sh bpf/guest-check.sh

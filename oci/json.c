@@ -116,10 +116,18 @@ json_parse (const char *buf, size_t len, const char *what, json_t **out, sbx_err
   return 0;
 }
 
+static bool free_disabled;
+
+void
+json_free_disable (void)
+{
+  free_disabled = true;
+}
+
 void
 json_free (json_t *v)
 {
-  if (v)
+  if (v && !free_disabled)
     yajl_tree_free (v);
 }
 

@@ -27,6 +27,9 @@ enum json_type
    otherwise sbx could harden one "seccomp" while the delegate reads another.  WHAT names the input. */
 int json_parse (const char *buf, size_t len, const char *what, json_t **out, sbx_err *err);
 void json_free (json_t *v);
+/* From now on json_free does nothing: for a one-shot process that is about to exec (sbx-runtime), freeing
+   parsed trees is half of its work and nobody sees the memory again.  Never for long-lived processes. */
+void json_free_disable (void);
 int json_serialize (const json_t *v, char **out, size_t *len, sbx_err *err);
 
 enum json_type json_type_of (const json_t *v);

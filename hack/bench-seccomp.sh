@@ -44,6 +44,9 @@ bundle() {
 	cp "$d/$1/config.json" "$d/$1/orig.json"
 }
 bundle none 'del(.linux.seccomp)'
+# The floor: a filter with one rule.  Any seccomp filter moves syscalls to the kernel's slower entry path;
+# this row shows what that alone costs here, whatever the profile.
+bundle floor '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["reboot"], action: "SCMP_ACT_ERRNO"}]}'
 bundle cc '.linux.seccomp = $cc[0]'
 bundle sbxdef 'del(.linux.seccomp) | .annotations["run.sbx.profile"] = "default"'
 bundle sbxstrict 'del(.linux.seccomp) | .annotations["run.sbx.profile"] = "strict"'
@@ -55,12 +58,12 @@ run_in() {
 	local b=$d/$1
 	cp "$b/orig.json" "$b/config.json"
 	case $1 in
-	none | cc) crun --root "$d/root" run --bundle "$b" "bench-$1-$$" ;;
+	none | floor | cc) crun --root "$d/root" run --bundle "$b" "bench-$1-$$" ;;
 	*) SBX_RUNTIME=crun "$REPO/bin/sbx-runtime" --root "$d/root" run --bundle "$b" "bench-$1-$$" ;;
 	esac
 }
 
-configs="none cc sbxdef sbxstrict ccsbx"
+configs="none floor cc sbxdef sbxstrict ccsbx"
 for r in $(seq "$ROUNDS"); do
 	for c in $configs; do run_in "$c" >>"$d/calls-$c.txt"; done
 done
@@ -70,6 +73,7 @@ med() { awk -v op="time_$2" '$1 == op {print $2}' "$d/calls-$1.txt" | sort -g | 
 label() {
 	case $1 in
 	none) echo "no filter" ;;
+	floor) echo "one-rule filter (the floor of any filter)" ;;
 	cc) echo "containers-common default (OCI form, crun)" ;;
 	sbxdef) echo "sbx default" ;;
 	sbxstrict) echo "sbx strict" ;;
@@ -118,6 +122,14 @@ s_off=$(start off "cp $d/sbxdef/true.json $d/sbxdef/config.json" "$d/rt.sh off")
 		p=$(med "$c" personality)
 		printf '| %s | %s | %.2f | %s | %.2f |\n' "$(label "$c")" "$g" "$(echo "$g / $g0" | bc -l)" "$p" "$(echo "$p / $p0" | bc -l)"
 	done
+	echo
+	# Against the floor: what a profile itself costs beyond having a filter at all.
+	printf 'Against the one-rule floor, sbx default costs %.2fx on getppid and %.2fx on the argument-filtered call\n' \
+		"$(echo "$(med sbxdef getppid) / $(med floor getppid)" | bc -l)" \
+		"$(echo "$(med sbxdef personality) / $(med floor personality)" | bc -l)"
+	printf '(containers-common: %.2fx and %.2fx): the rest of the gap to "no filter" is the kernel'"'"'s price for any filter.\n' \
+		"$(echo "$(med cc getppid) / $(med floor getppid)" | bc -l)" \
+		"$(echo "$(med cc personality) / $(med floor personality)" | bc -l)"
 	echo
 	echo "Profile compile (libseccomp, binary tree) and sbx's BPF cache, in-process, µs per operation:"
 	echo

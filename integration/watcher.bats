@@ -270,6 +270,9 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 	grep -Eq '^ok +seccomp ' <<<"$output"
 	grep -Eq '^ok +user-notify ' <<<"$output"
 	grep -Eq '^warn +watcher +not running' <<<"$output"
+	echo '{"watcher": {"enabled": false}}' >"$W/off.json"
+	SBX_CONFIG="$W/off.json" run "$SBX" doctor
+	grep -Eq '^warn +watcher +disabled .*plain EPERM' <<<"$output" || { echo "$output"; false; }
 	start_watcher
 	run "$SBX" doctor
 	grep -Eq '^ok +watcher +reachable' <<<"$output"

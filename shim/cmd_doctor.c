@@ -155,7 +155,9 @@ check_watcher (const struct sbx_config *cfg)
   char *slash;
 
   sbx_watcher_socket (cfg, sock, sizeof sock);
-  if (sbx_watcher_call (sock, "ping", 2000, &out, &err) == 0 && strncmp (out, "ok", 2) == 0)
+  if (!sbx_config_bool (cfg, "watcher.enabled", true))
+    line ("warn", "watcher", "disabled (watcher.enabled is false): module syscalls get a plain EPERM, unreported");
+  else if (sbx_watcher_call (sock, "ping", 2000, &out, &err) == 0 && strncmp (out, "ok", 2) == 0)
     line ("ok", "watcher", "reachable at %s (%.*s)", sock, (int) strcspn (out + 3, "\n"), out + 3);
   else if (sbx_config_bool (cfg, "watcher.on_demand", true))
     line ("warn", "watcher", "not running at %s: sbx-runtime will start one on the next create (%s)", sock, err.msg);

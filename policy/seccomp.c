@@ -10,9 +10,6 @@
 #include "../profiles/seccomp_oci.h"
 #include "policy.h"
 
-/* crun loads a precompiled filter from this annotation instead of linux.seccomp: one supplied by the engine
-   would bypass everything sbx writes into the spec. */
-#define CRUN_BPF_ANNOTATION "run.oci.seccomp_bpf_data"
 #define SBX_PROFILE_DEFAULT "default"
 
 /* run.sbx.profile, then sbx.json "profile", then "default". */
@@ -142,10 +139,10 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 
   if (json_get_typed (spec, "annotations", JSON_OBJECT, &annotations, err) < 0)
     return -1;
-  had_bpf = annotations && json_del (annotations, CRUN_BPF_ANNOTATION);
+  had_bpf = annotations && json_del (annotations, SBX_ANN_CRUN_BPF);
   if (had_bpf && json_find (annotations, SBX_ANN_SECCOMP_SAVED) == NULL)
     ctx->note (SBX_WARN, "container %s: dropped annotation %s: a precompiled filter would replace sbx's",
-               ctx->container_id ? ctx->container_id : "?", CRUN_BPF_ANNOTATION);
+               ctx->container_id ? ctx->container_id : "?", SBX_ANN_CRUN_BPF);
 
   if (restore_saved (spec, annotations, had_bpf, ctx, err) < 0)
     return -1;

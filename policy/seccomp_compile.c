@@ -8,9 +8,9 @@
 
 #include "../common/util.h"
 #include "../profiles/profile.h"
+#include "../profiles/seccomp_oci.h"
 #include "policy.h"
 
-#define CRUN_BPF_ANNOTATION "run.oci.seccomp_bpf_data"
 /* With this annotation crun refuses unknown syscall names; precompiled BPF would skip them silently. */
 #define CRUN_FAIL_UNKNOWN "run.oci.seccomp_fail_unknown_syscall"
 
@@ -42,7 +42,7 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
     }
   if (json_obj_ensure (spec, "annotations", &annotations, err) < 0)
     return -1;
-  if (json_set (annotations, CRUN_BPF_ANNOTATION, json_new_str (b64), err) < 0)
+  if (json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str (b64), err) < 0)
     return -1;
   if (json_serialize (seccomp, &saved, &saved_len, err) < 0
       || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str (saved), err) < 0)

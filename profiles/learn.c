@@ -22,6 +22,7 @@
 #include "../common/util.h"
 #include "../oci/bundle.h"
 #include "profile.h"
+#include "seccomp_oci.h"
 
 #define MAX_SEEN 1024
 
@@ -256,7 +257,7 @@ sbx_profile_learn (const struct sbx_config *cfg, const char *base, const char *b
       snprintf (path, sizeof path, "%s/%s", bundle_abs, json_str (json_find (root, "path")));
       json_set (root, "path", json_new_str (path), err);
     }
-  json_del (json_find (doc.root, "annotations"), "run.oci.seccomp_bpf_data");
+  json_del (json_find (doc.root, "annotations"), SBX_ANN_CRUN_BPF);
   if (learning_filter (cfg, base, sock_path, &filter, err) < 0 || json_obj_ensure (doc.root, "linux", &linux_, err) < 0
       || json_set (linux_, "seccomp", filter, err) < 0)
     goto out_doc;

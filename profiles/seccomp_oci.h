@@ -4,6 +4,9 @@
 
 #include "../oci/json.h"
 
+/* crun loads a precompiled seccomp filter from this annotation instead of linux.seccomp. */
+#define SBX_ANN_CRUN_BPF "run.oci.seccomp_bpf_data"
+
 /* The syscalls no container may use to touch kernel modules. */
 extern const char *const sbx_module_syscalls[3];
 

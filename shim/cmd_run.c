@@ -18,12 +18,13 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/notify.h"
 #include "../policy/policy.h"
 #include "../sandbox/sandbox.h"
+#include "../watcher/watcher.h"
 #include "commands.h"
 #include "delegate.h"
 
-#define JOURNAL_DEFAULT "/var/log/sbx/events.jsonl"
 
 /* The signals a user sends to "the program": each goes on to the sandbox's init through the delegate. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -241,21 +242,10 @@ supervise (struct run *r, const sigset_t *blocked, const sigset_t *oldmask)
 static bool
 watcher_running (const struct sbx_config *cfg)
 {
-  /* Where the watcher listens (sbx watch): "watcher.socket", else STATE_DIR/watcher.sock. */
-  const char *path = sbx_config_str (cfg, "watcher.socket", NULL);
-  char buf[sizeof ((struct sockaddr_un *) 0)->sun_path + 1];
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  char sock[PATH_MAX];
+  cleanup_close int fd = sbx_watcher_connect (sbx_watcher_socket (cfg, sock, sizeof sock));
 
-  if (path == NULL || *path == '\0')
-    {
-      snprintf (buf, sizeof buf, "%s/watcher.sock", sbx_state_dir (cfg));
-      path = buf;
-    }
-  if (fd < 0 || strlen (path) >= sizeof sa.sun_path)
-    return false;
-  strcpy (sa.sun_path, path);
-  return connect (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+  return fd >= 0;
 }
 
 /* Violations the watcher journaled for this sandbox: the journal's lines whose "container" is its id (ids are
@@ -263,8 +253,8 @@ watcher_running (const struct sbx_config *cfg)
 static long
 count_violations (const struct sbx_config *cfg, const char *id)
 {
-  const char *path = sbx_config_str (cfg, "journal.path", JOURNAL_DEFAULT);
-  cleanup_fclose FILE *f = fopen (path, "re");
+  char path[PATH_MAX];
+  cleanup_fclose FILE *f = fopen (sbx_journal_path (cfg, path, sizeof path), "re");
   char quoted[80];
   char *line = NULL;
   size_t cap = 0;

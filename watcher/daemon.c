@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../bpf/sbx_bpf.h"
 #include "../common/util.h"
 #include "../policy/notify.h"
 #include "watcher.h"
@@ -357,7 +358,7 @@ setup_paths (struct sbx_watcher *w, sbx_err *err)
   sbx_watcher_dir (w->cfg, w->dir, sizeof w->dir);
   sbx_journal_path (w->cfg, w->journal, sizeof w->journal);
   snprintf (w->textfile, sizeof w->textfile, "%s", tf);
-  snprintf (w->pin_dir, sizeof w->pin_dir, "%s", sbx_config_str (w->cfg, "bpf.pin_dir", "/sys/fs/bpf/sbx"));
+  snprintf (w->pin_dir, sizeof w->pin_dir, "%s", sbx_config_str (w->cfg, "bpf.pin_dir", SBX_BPF_PIN_DIR));
   w->journal_max = sbx_config_int (w->cfg, "journal.max_bytes", 10 << 20);
   w->journal_keep = (int) sbx_config_int (w->cfg, "journal.keep", 3);
   w->rate_per_s = (double) sbx_config_int (w->cfg, "journal.rate_per_s", 100);
@@ -422,7 +423,7 @@ sbx_watch_main (int argc, char **argv)
         return client (&cfg, "restart");
       if (strcmp (argv[i], "--unpin") == 0)
         {
-          if (sbx_w_bpf_unpin (sbx_config_str (&cfg, "bpf.pin_dir", "/sys/fs/bpf/sbx"), &err) < 0)
+          if (sbx_w_bpf_unpin (sbx_config_str (&cfg, "bpf.pin_dir", SBX_BPF_PIN_DIR), &err) < 0)
             {
               fprintf (stderr, "sbx watch: %s\n", err.msg);
               return 1;

@@ -351,6 +351,19 @@ int80 (long nr, long a, long b, long c, long d)
   return ret;
 }
 
+/* Whether this machine enters 32-bit syscalls at all: some hypervisors' guests (PVM here) kill int 0x80 with
+   SIGSEGV whatever the kernel's IA32 emulation says. */
+static bool
+int80_available (void)
+{
+  int status;
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    _exit (int80 (20 /* i386 getpid */, 0, 0, 0, 0) == (long) getpid () ? 0 : 1);
+  return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
 static int
 compat_syscalls (void)
 {
@@ -753,15 +766,21 @@ edge_tests (struct sbx_bpf *b)
 #if defined(__x86_64__)
   struct events es;
 
-  sbx_bpf_register (b, id_c, 0, 12, &err);
-  c.body = compat_syscalls;
-  rc = run_child (&c);
-  drain (b, &es);
-  ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
-          && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
-      "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
-      "native init_module's number) is not (child %d, %d events)", rc, es.n);
-  sbx_bpf_unregister (b, id_c, 0, &err);
+  if (!int80_available ())
+    skip ("this machine kills 32-bit syscalls (int 0x80) with SIGSEGV",
+          "32-bit finit_module (int 0x80, nr 350) is reported as finit_module");
+  else
+    {
+      sbx_bpf_register (b, id_c, 0, 12, &err);
+      c.body = compat_syscalls;
+      rc = run_child (&c);
+      drain (b, &es);
+      ok (rc == 3 && es.n == 1 && es.ev[0].kind == SBX_BPF_SYS_EXIT && es.ev[0].slot == 12
+              && es.ev[0].syscall_nr == SYS_finit_module && es.ev[0].ret == -EPERM,
+          "32-bit finit_module (int 0x80, nr 350) is reported as finit_module; 32-bit nr 175 (rt_sigprocmask, "
+          "native init_module's number) is not (child %d, %d events)", rc, es.n);
+      sbx_bpf_unregister (b, id_c, 0, &err);
+    }
 #endif
 
   sbx_bpf_register (b, id_c, 0, 12, &err);

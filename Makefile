@@ -49,13 +49,34 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The hardening memo keeps results of sbx's own code on disk: its key names the code that computed them, so a
+# rebuilt sbx never reads an entry an older one wrote.
+BUILD_ID_SRCS := $(sort $(LIB_SRCS) $(wildcard common/*.h oci/*.h policy/*.h profiles/*.h profiles/*.json))
+$(B)/build_id.h: $(BUILD_ID_SRCS)
+	@mkdir -p $(B)
+	@echo "#define SBX_BUILD_ID \"$$(cat $(BUILD_ID_SRCS) | sha256sum | cut -c1-32)\"" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+$(B)/policy/seccomp.o: $(B)/build_id.h
+$(B)/policy/seccomp.o: CFLAGS += -I$(B)
+
 $(LIB): $(call obj,$(LIB_SRCS))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# sbx-runtime stands in front of every container start, so it is linked statically (position-independent, so
+# still randomized): no dynamic loader to find, map and relocate four libraries before main, which cost more here
+# than all of sbx's own work.  Debian ships yajl's static archive as libyajl_s.a.  Sanitizer runtimes need the
+# dynamic loader, so a SANITIZE build links as before.
+ifeq ($(SANITIZE),)
+RT_LINK := $(filter-out -pie,$(LDFLAGS)) -static-pie
+RT_LIBS := -lseccomp -lcap -l:libyajl_s.a
+else
+RT_LINK := $(LDFLAGS)
+RT_LIBS := $(PKG_LIBS)
+endif
 bin/sbx-runtime: $(call obj,$(RT_SRCS) $(SHIM_COMMON)) $(LIB)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(RT_LINK) -o $@ $^ $(RT_LIBS)
 
 bin/sbx: $(call obj,$(SBX_SRCS) $(SHIM_COMMON) $(filter-out shim/runtime.c,$(RT_SRCS))) $(LIB) $(SBX_EXTRA_LIBS)
 	@mkdir -p bin

@@ -38,8 +38,14 @@ sbx_fclosep (FILE **f)
 int
 sbx_read_fd (int fd, size_t max, const char *what, char **out, size_t *len, sbx_err *err)
 {
-  size_t cap = 8192, n = 0;
-  cleanup_free char *buf = malloc (cap + 1);
+  struct stat st;
+  /* A regular file is read into a buffer of its size at once: no copies while it grows. */
+  size_t cap = fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 1 : 8192, n = 0;
+  cleanup_free char *buf = NULL;
+
+  if (cap > max)
+    cap = max;
+  buf = malloc (cap + 1);
 
   if (buf == NULL)
     return sbx_fail (err, ENOMEM, "read %s", what);
@@ -105,6 +111,13 @@ int
 sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                   sbx_err *err)
 {
+  return sbx_write_replace (dirfd, name, data, len, mode, uid, gid, true, err);
+}
+
+int
+sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+                   bool sync, sbx_err *err)
+{
   char tmp[256];
   unsigned char rnd[6];
   cleanup_close int fd = -1;
@@ -121,7 +134,7 @@ sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mod
     goto fail;
   if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
     goto fail;
-  if (fchmod (fd, mode & 07777) < 0 || fdatasync (fd) < 0)
+  if (fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0))
     goto fail;
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     goto fail;

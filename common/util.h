@@ -36,8 +36,13 @@ int sbx_read_file (const char *path, size_t max, char **out, size_t *len, sbx_er
 
 int sbx_write_all (int fd, const void *buf, size_t len);
 
-/* Write DATA to DIRFD/NAME atomically: a temporary file in the same directory, fsync, rename over NAME.  MODE,
-   UID and GID are given to the new file (pass (uid_t)-1 to keep the caller's). */
+/* Replace DIRFD/NAME by DATA atomically: a temporary file in the same directory, rename over NAME, so a reader
+   sees the old file or the new one, never a part.  SYNC also flushes the data to disk before the rename, for a
+   file that must survive a crash as it was written.  MODE, UID and GID are given to the new file (pass (uid_t)-1
+   to keep the caller's). */
+int sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+                       bool sync, sbx_err *err);
+/* sbx_write_replace with SYNC. */
 int sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid,
                       gid_t gid, sbx_err *err);
 

@@ -67,7 +67,8 @@ sbx_doc_save (struct sbx_doc *doc, sbx_err *err)
 
   if (json_serialize (doc->root, &out, &len, err) < 0)
     return sbx_wrap (err, "%s", doc->path);
-  return sbx_write_atomic (doc->dirfd, doc->name, out, len, doc->st.st_mode, doc->st.st_uid, doc->st.st_gid, err);
+  return sbx_write_replace (doc->dirfd, doc->name, out, len, doc->st.st_mode, doc->st.st_uid, doc->st.st_gid,
+                            doc->sync, err);
 }
 
 void

@@ -16,6 +16,7 @@ struct sbx_doc
   char *path;       /* for messages */
   struct stat st;   /* of the file as opened */
   json_t *root;
+  bool sync;        /* sbx_doc_save flushes the new file to disk before the rename */
 };
 
 /* Open DIR/NAME through DIR's fd: NAME must be a regular file (not a symlink, fifo or device) of at most
@@ -23,7 +24,7 @@ struct sbx_doc
 int sbx_doc_open (const char *dir, const char *name, struct sbx_doc *doc, sbx_err *err);
 /* Open a document given by path (its directory is opened the same way). */
 int sbx_doc_open_path (const char *path, struct sbx_doc *doc, sbx_err *err);
-/* Write the document back atomically with the original mode and owner. */
+/* Write the document back atomically (see sbx_write_replace) with the original mode and owner. */
 int sbx_doc_save (struct sbx_doc *doc, sbx_err *err);
 void sbx_doc_close (struct sbx_doc *doc);
 

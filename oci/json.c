@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "../common/util.h"
@@ -41,79 +41,345 @@ fold_eq (const char *a, const char *b)
   return *x == '\0' && *y == '\0';
 }
 
-static int
-check_depth (const char *buf, size_t len, const char *what, sbx_err *err)
+/* Go reads two keys of one object as the same field when they fold to the same string; a cheap signature of the
+   folded key (its length and first folded byte) lets check_keys compare most pairs without folding them. */
+static unsigned
+fold_sig (const char *k)
 {
-  int depth = 0;
-  bool in_str = false;
+  const unsigned char *p = (const unsigned char *) k;
+  unsigned n = 0, first = *p ? (unsigned) fold_next (&p) : 0;
 
-  for (size_t i = 0; i < len; i++)
-    {
-      char c = buf[i];
-      if (in_str)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_str = false;
-        }
-      else if (c == '"')
-        in_str = true;
-      else if ((c == '{' || c == '[') && ++depth > SBX_JSON_MAX_DEPTH)
-        return sbx_fail (err, EINVAL, "%s: JSON nested deeper than %d levels", what, SBX_JSON_MAX_DEPTH);
-      else if (c == '}' || c == ']')
-        depth--;
-    }
-  return 0;
+  if (first)
+    n = 1;
+  while (*p)
+    fold_next (&p), n++;
+  return (n << 8) | first;
 }
 
 static int
-check_keys (const json_t *v, const char *what, sbx_err *err)
+check_keys (char **keys, size_t n, const char *what, sbx_err *err)
 {
-  if (YAJL_IS_OBJECT (v))
+  unsigned sigs[64], *sig = n <= 64 ? sigs : malloc (n * sizeof *sig);
+
+  if (sig == NULL)
+    return sbx_fail (err, ENOMEM, "%s", what);
+  for (size_t i = 0; i < n; i++)
     {
-      for (size_t i = 0; i < v->u.object.len; i++)
-        {
-          for (size_t j = 0; j < i; j++)
-            if (fold_eq (v->u.object.keys[i], v->u.object.keys[j]))
-              return sbx_fail (err, EINVAL, "%s: keys \"%s\" and \"%s\" collide (duplicate or differing only in case)",
-                               what, v->u.object.keys[j], v->u.object.keys[i]);
-          if (check_keys (v->u.object.values[i], what, err) < 0)
+      sig[i] = fold_sig (keys[i]);
+      for (size_t j = 0; j < i; j++)
+        if (sig[i] == sig[j] && fold_eq (keys[i], keys[j]))
+          {
+            sbx_fail (err, EINVAL, "%s: keys \"%s\" and \"%s\" collide (duplicate or differing only in case)", what,
+                      keys[j], keys[i]);
+            if (sig != sigs)
+              free (sig);
             return -1;
+          }
+    }
+  if (sig != sigs)
+    free (sig);
+  return 0;
+}
+
+/* The tree is built from yajl's callbacks rather than with yajl_tree_parse: each object and array is allocated
+   once at its exact size (yajl_tree grows them one element at a time), nesting is bounded as it is read, and key
+   collisions are refused as each object closes.  The nodes are yajl_val_s as yajl_tree makes them, so
+   yajl_tree_free frees them. */
+struct builder
+{
+  json_t **vals; /* pending values of every open container, innermost last */
+  char **keys;   /* for objects: the key of each pending value (NULL in arrays) */
+  size_t n, cap;
+  struct
+  {
+    json_t *node;
+    size_t start;
+  } open[SBX_JSON_MAX_DEPTH + 1];
+  int depth;
+  char *pending_key;
+  json_t *root;
+  const char *what;
+  sbx_err *err;
+  bool failed; /* err holds the reason; yajl only says it was cancelled */
+};
+
+static char *
+copy_text (const void *s, size_t len)
+{
+  char *c = malloc (len + 1);
+  if (c)
+    {
+      memcpy (c, s, len);
+      c[len] = '\0';
+    }
+  return c;
+}
+
+static int
+b_fail (struct builder *b, int code, const char *msg)
+{
+  sbx_fail (b->err, code, "%s: %s", b->what, msg);
+  b->failed = true;
+  return 0;
+}
+
+/* Hand V to the innermost open container (or make it the root). */
+static int
+b_add (struct builder *b, json_t *v)
+{
+  if (v == NULL)
+    return b_fail (b, ENOMEM, "out of memory");
+  if (b->depth == 0)
+    {
+      b->root = v;
+      return 1;
+    }
+  if (b->n == b->cap)
+    {
+      size_t cap = b->cap ? b->cap * 2 : 256;
+      json_t **vals = realloc (b->vals, cap * sizeof *vals);
+      char **keys = vals ? realloc (b->keys, cap * sizeof *keys) : NULL;
+      if (vals)
+        b->vals = vals;
+      if (keys == NULL)
+        {
+          yajl_tree_free (v);
+          return b_fail (b, ENOMEM, "out of memory");
+        }
+      b->keys = keys;
+      b->cap = cap;
+    }
+  b->keys[b->n] = b->pending_key;
+  b->vals[b->n++] = v;
+  b->pending_key = NULL;
+  return 1;
+}
+
+static json_t *
+new_node (yajl_type t)
+{
+  json_t *v = calloc (1, sizeof *v);
+  if (v)
+    v->type = t;
+  return v;
+}
+
+static int
+b_null (void *ctx)
+{
+  return b_add (ctx, new_node (yajl_t_null));
+}
+
+static int
+b_bool (void *ctx, int val)
+{
+  return b_add (ctx, new_node (val ? yajl_t_true : yajl_t_false));
+}
+
+static int
+b_number (void *ctx, const char *s, size_t len)
+{
+  json_t *v = new_node (yajl_t_number);
+  char *end;
+
+  if (v == NULL || (v->u.number.r = copy_text (s, len)) == NULL)
+    {
+      free (v);
+      return b_add (ctx, NULL);
+    }
+  errno = 0;
+  v->u.number.i = strtoll (v->u.number.r, &end, 10);
+  if (errno == 0 && *end == '\0')
+    v->u.number.flags |= YAJL_NUMBER_INT_VALID;
+  errno = 0;
+  v->u.number.d = strtod (v->u.number.r, &end);
+  if (errno == 0 && *end == '\0')
+    v->u.number.flags |= YAJL_NUMBER_DOUBLE_VALID;
+  return b_add (ctx, v);
+}
+
+static int
+b_string (void *ctx, const unsigned char *s, size_t len)
+{
+  json_t *v = new_node (yajl_t_string);
+
+  if (v == NULL || (v->u.string = copy_text (s, len)) == NULL)
+    {
+      free (v);
+      return b_add (ctx, NULL);
+    }
+  return b_add (ctx, v);
+}
+
+static int
+b_key (void *ctx, const unsigned char *s, size_t len)
+{
+  struct builder *b = ctx;
+
+  if ((b->pending_key = copy_text (s, len)) == NULL)
+    return b_fail (b, ENOMEM, "out of memory");
+  return 1;
+}
+
+static int
+b_open (struct builder *b, yajl_type t)
+{
+  json_t *v;
+
+  if (b->depth == SBX_JSON_MAX_DEPTH)
+    {
+      sbx_fail (b->err, EINVAL, "%s: JSON nested deeper than %d levels", b->what, SBX_JSON_MAX_DEPTH);
+      b->failed = true;
+      return 0;
+    }
+  if ((v = new_node (t)) == NULL)
+    return b_fail (b, ENOMEM, "out of memory");
+  b->open[b->depth].node = v;
+  b->open[b->depth].start = b->n;
+  /* The key under which the container goes in its parent waits on the stack with it. */
+  b->open[b->depth].node->u.object.keys = (const char **) b->pending_key;
+  b->pending_key = NULL;
+  b->depth++;
+  return 1;
+}
+
+static int
+b_close (struct builder *b)
+{
+  json_t *v = b->open[b->depth - 1].node;
+  size_t start = b->open[b->depth - 1].start, n = b->n - start;
+  char *key = (char *) v->u.object.keys;
+  json_t **vals = NULL;
+
+  v->u.object.keys = NULL;
+  if (n && (vals = malloc (n * sizeof *vals)) == NULL)
+    return b_fail (b, ENOMEM, "out of memory");
+  if (n)
+    memcpy (vals, b->vals + start, n * sizeof *vals);
+  if (v->type == yajl_t_object)
+    {
+      const char **keys = NULL;
+      if (n && (keys = malloc (n * sizeof *keys)) == NULL)
+        {
+          free (vals);
+          return b_fail (b, ENOMEM, "out of memory");
+        }
+      if (n)
+        memcpy (keys, b->keys + start, n * sizeof *keys);
+      v->u.object.keys = keys;
+      v->u.object.values = vals;
+      v->u.object.len = n;
+      b->n = start;
+      b->depth--;
+      if (check_keys ((char **) keys, n, b->what, b->err) < 0)
+        {
+          b->failed = true;
+          yajl_tree_free (v);
+          free (key);
+          return 0;
         }
     }
-  else if (YAJL_IS_ARRAY (v))
-    for (size_t i = 0; i < v->u.array.len; i++)
-      if (check_keys (v->u.array.values[i], what, err) < 0)
-        return -1;
-  return 0;
+  else
+    {
+      for (size_t i = start; i < b->n; i++)
+        free (b->keys[i]);
+      v->u.array.values = vals;
+      v->u.array.len = n;
+      b->n = start;
+      b->depth--;
+    }
+  b->pending_key = key;
+  return b_add (b, v);
+}
+
+static int
+b_start_map (void *ctx)
+{
+  return b_open (ctx, yajl_t_object);
+}
+
+static int
+b_start_array (void *ctx)
+{
+  return b_open (ctx, yajl_t_array);
+}
+
+static int
+b_end (void *ctx)
+{
+  return b_close (ctx);
+}
+
+static const yajl_callbacks builder_callbacks = {
+  .yajl_null = b_null,
+  .yajl_boolean = b_bool,
+  .yajl_number = b_number,
+  .yajl_string = b_string,
+  .yajl_start_map = b_start_map,
+  .yajl_map_key = b_key,
+  .yajl_end_map = b_end,
+  .yajl_start_array = b_start_array,
+  .yajl_end_array = b_end,
+};
+
+/* Whatever a failed parse left open is freed (the containers first, with what they already hold). */
+static void
+builder_discard (struct builder *b)
+{
+  for (size_t i = 0; i < b->n; i++)
+    {
+      free (b->keys[i]);
+      yajl_tree_free (b->vals[i]);
+    }
+  for (int i = 0; i < b->depth; i++)
+    {
+      free ((char *) b->open[i].node->u.object.keys);
+      free (b->open[i].node);
+    }
+  free (b->pending_key);
+  yajl_tree_free (b->root);
 }
 
 int
 json_parse (const char *buf, size_t len, const char *what, json_t **out, sbx_err *err)
 {
-  char errbuf[256] = "";
-  json_t *v;
+  struct builder b = { .what = what, .err = err };
+  yajl_handle h;
+  yajl_status st;
+  int rc = 0;
 
   if (strlen (buf) != len)
     return sbx_fail (err, EINVAL, "%s: contains a NUL byte", what);
-  if (check_depth (buf, len, what, err) < 0)
-    return -1;
-  v = yajl_tree_parse (buf, errbuf, sizeof errbuf);
-  if (v == NULL)
+  h = yajl_alloc (&builder_callbacks, NULL, &b);
+  if (h == NULL)
+    return sbx_fail (err, ENOMEM, "%s: parser", what);
+  /* What yajl_tree_parse allowed before: comments, nothing after the document. */
+  yajl_config (h, yajl_allow_comments, 1);
+  st = yajl_parse (h, (const unsigned char *) buf, len);
+  if (st == yajl_status_ok)
+    st = yajl_complete_parse (h);
+  if (st != yajl_status_ok)
     {
-      char *nl = strchr (errbuf, '\n');
-      if (nl)
-        *nl = '\0';
-      return sbx_fail (err, EINVAL, "%s: invalid JSON: %s", what, errbuf[0] ? errbuf : "parse error");
+      if (!b.failed)
+        {
+          unsigned char *msg = yajl_get_error (h, 0, NULL, 0);
+          char *nl = msg ? strchr ((char *) msg, '\n') : NULL;
+          if (nl)
+            *nl = '\0';
+          sbx_fail (err, EINVAL, "%s: invalid JSON: %s", what, msg && *msg ? (char *) msg : "parse error");
+          yajl_free_error (h, msg);
+        }
+      builder_discard (&b);
+      rc = -1;
     }
-  if (check_keys (v, what, err) < 0)
-    {
-      yajl_tree_free (v);
-      return -1;
-    }
-  *out = v;
-  return 0;
+  else if (b.root == NULL)
+    rc = sbx_fail (err, EINVAL, "%s: invalid JSON: empty document", what);
+  else
+    *out = b.root;
+  yajl_free (h);
+  free (b.vals);
+  free (b.keys);
+  return rc;
 }
 
 static bool free_disabled;
@@ -131,73 +397,164 @@ json_free (json_t *v)
     yajl_tree_free (v);
 }
 
-static yajl_gen_status
-gen (yajl_gen g, const json_t *v)
+/* Serialization writes the compact form yajl_gen writes (same escapes), straight into one growing buffer. */
+struct out
 {
-  yajl_gen_status s;
+  char *p;
+  size_t len, cap;
+  bool oom;
+};
 
+static void
+out_reserve (struct out *o, size_t more)
+{
+  char *np;
+  size_t cap;
+
+  if (o->oom || o->len + more < o->cap)
+    return;
+  for (cap = o->cap ? o->cap : 16384; cap <= o->len + more; cap *= 2)
+    ;
+  np = realloc (o->p, cap);
+  if (np == NULL)
+    {
+      o->oom = true;
+      return;
+    }
+  o->p = np;
+  o->cap = cap;
+}
+
+static void
+out_raw (struct out *o, const char *s, size_t n)
+{
+  out_reserve (o, n);
+  if (!o->oom)
+    {
+      memcpy (o->p + o->len, s, n);
+      o->len += n;
+    }
+}
+
+/* Bytes that JSON strings cannot hold as they are: control characters, the quote and the backslash. */
+static bool
+needs_escape (unsigned char c)
+{
+  return c < 0x20 || c == '"' || c == '\\';
+}
+
+static void
+out_string (struct out *o, const char *s)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  const unsigned char *p = (const unsigned char *) s;
+  size_t n = strlen (s);
+
+  /* At worst every byte becomes \u00XX. */
+  out_reserve (o, n * 6 + 2);
+  if (o->oom)
+    return;
+  o->p[o->len++] = '"';
+  while (*p)
+    {
+      const unsigned char *run = p;
+      char *w;
+
+      while (*p && !needs_escape (*p))
+        p++;
+      memcpy (o->p + o->len, run, (size_t) (p - run));
+      o->len += (size_t) (p - run);
+      if (*p == '\0')
+        break;
+      w = o->p + o->len;
+      w[0] = '\\';
+      switch (*p)
+        {
+        case '"': w[1] = '"'; o->len += 2; break;
+        case '\\': w[1] = '\\'; o->len += 2; break;
+        case '\b': w[1] = 'b'; o->len += 2; break;
+        case '\f': w[1] = 'f'; o->len += 2; break;
+        case '\n': w[1] = 'n'; o->len += 2; break;
+        case '\r': w[1] = 'r'; o->len += 2; break;
+        case '\t': w[1] = 't'; o->len += 2; break;
+        default:
+          memcpy (w + 1, "u00", 3);
+          w[4] = hex[*p >> 4];
+          w[5] = hex[*p & 15];
+          o->len += 6;
+        }
+      p++;
+    }
+  o->p[o->len++] = '"';
+}
+
+static int
+gen (struct out *o, const json_t *v)
+{
   switch (v->type)
     {
     case yajl_t_string:
-      return yajl_gen_string (g, (const unsigned char *) v->u.string, strlen (v->u.string));
+      out_string (o, v->u.string);
+      return 0;
     case yajl_t_number:
-      return yajl_gen_number (g, v->u.number.r, strlen (v->u.number.r));
+      out_raw (o, v->u.number.r, strlen (v->u.number.r));
+      return 0;
     case yajl_t_true:
-      return yajl_gen_bool (g, 1);
+      out_raw (o, "true", 4);
+      return 0;
     case yajl_t_false:
-      return yajl_gen_bool (g, 0);
+      out_raw (o, "false", 5);
+      return 0;
     case yajl_t_null:
-      return yajl_gen_null (g);
+      out_raw (o, "null", 4);
+      return 0;
     case yajl_t_object:
-      if ((s = yajl_gen_map_open (g)) != yajl_gen_status_ok)
-        return s;
+      out_raw (o, "{", 1);
       for (size_t i = 0; i < v->u.object.len; i++)
         {
-          const char *k = v->u.object.keys[i];
-          if ((s = yajl_gen_string (g, (const unsigned char *) k, strlen (k))) != yajl_gen_status_ok
-              || (s = gen (g, v->u.object.values[i])) != yajl_gen_status_ok)
-            return s;
+          if (i)
+            out_raw (o, ",", 1);
+          out_string (o, v->u.object.keys[i]);
+          out_raw (o, ":", 1);
+          if (gen (o, v->u.object.values[i]) < 0)
+            return -1;
         }
-      return yajl_gen_map_close (g);
+      out_raw (o, "}", 1);
+      return 0;
     case yajl_t_array:
-      if ((s = yajl_gen_array_open (g)) != yajl_gen_status_ok)
-        return s;
+      out_raw (o, "[", 1);
       for (size_t i = 0; i < v->u.array.len; i++)
-        if ((s = gen (g, v->u.array.values[i])) != yajl_gen_status_ok)
-          return s;
-      return yajl_gen_array_close (g);
+        {
+          if (i)
+            out_raw (o, ",", 1);
+          if (gen (o, v->u.array.values[i]) < 0)
+            return -1;
+        }
+      out_raw (o, "]", 1);
+      return 0;
     default:
-      return yajl_gen_invalid_string;
+      return -1;
     }
 }
 
 int
 json_serialize (const json_t *v, char **out, size_t *len, sbx_err *err)
 {
-  yajl_gen g = yajl_gen_alloc (NULL);
-  const unsigned char *buf;
-  size_t n;
-  yajl_gen_status s;
+  struct out o = { 0 };
 
-  if (g == NULL)
-    return sbx_fail (err, ENOMEM, "serialize JSON");
-  s = gen (g, v);
-  if (s != yajl_gen_status_ok)
+  if (gen (&o, v) < 0)
     {
-      yajl_gen_free (g);
-      return sbx_fail (err, EINVAL, "serialize JSON: yajl status %d", (int) s);
+      free (o.p);
+      return sbx_fail (err, EINVAL, "serialize JSON: a value of unknown type");
     }
-  yajl_gen_get_buf (g, &buf, &n);
-  *out = malloc (n + 1);
-  if (*out == NULL)
+  out_raw (&o, "", 1);
+  if (o.oom)
     {
-      yajl_gen_free (g);
+      free (o.p);
       return sbx_fail (err, ENOMEM, "serialize JSON");
     }
-  memcpy (*out, buf, n);
-  (*out)[n] = '\0';
-  *len = n;
-  yajl_gen_free (g);
+  *out = o.p;
+  *len = o.len - 1;
   return 0;
 }
 
@@ -316,21 +673,30 @@ json_set (json_t *obj, const char *key, json_t *val, sbx_err *err)
   return 0;
 }
 
-bool
-json_del (json_t *obj, const char *key)
+json_t *
+json_take (json_t *obj, const char *key)
 {
   for (size_t i = 0; i < json_obj_len (obj); i++)
     if (strcmp (obj->u.object.keys[i], key) == 0)
       {
         size_t rest = obj->u.object.len - i - 1;
+        json_t *v = obj->u.object.values[i];
         free ((char *) obj->u.object.keys[i]);
-        json_free (obj->u.object.values[i]);
         memmove (&obj->u.object.keys[i], &obj->u.object.keys[i + 1], rest * sizeof (char *));
         memmove (&obj->u.object.values[i], &obj->u.object.values[i + 1], rest * sizeof (json_t *));
         obj->u.object.len--;
-        return true;
+        return v;
       }
-  return false;
+  return NULL;
+}
+
+bool
+json_del (json_t *obj, const char *key)
+{
+  json_t *v = json_take (obj, key);
+
+  json_free (v);
+  return v != NULL;
 }
 
 int
@@ -414,15 +780,6 @@ json_num_int (const json_t *v, long long *out)
     return false;
   *out = v->u.number.i;
   return true;
-}
-
-static json_t *
-new_node (yajl_type t)
-{
-  json_t *v = calloc (1, sizeof *v);
-  if (v)
-    v->type = t;
-  return v;
 }
 
 json_t *

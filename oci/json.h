@@ -49,6 +49,8 @@ int json_get_typed (const json_t *obj, const char *key, enum json_type type, jso
 /* Set KEY to VAL (ownership of VAL passes to OBJ, also on failure), replacing an existing value. */
 int json_set (json_t *obj, const char *key, json_t *val, sbx_err *err);
 bool json_del (json_t *obj, const char *key);
+/* Remove KEY from OBJ and hand its value to the caller (NULL when absent). */
+json_t *json_take (json_t *obj, const char *key);
 /* The object at KEY, created empty when absent or null; fails when KEY holds something else. */
 int json_obj_ensure (json_t *obj, const char *key, json_t **out, sbx_err *err);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/util.h"
+#include "build_id.h"
 #include "../profiles/profile.h"
 #include "../profiles/seccomp_oci.h"
 #include "policy.h"
@@ -101,27 +102,139 @@ allows_everything (const struct sbx_filter *f)
   return f->def.kind == SBX_ACT_ALLOW && f->nrules == 0;
 }
 
-/* Replace the engine's filter ENGINE_JSON by ENGINE ∩ SBX, keeping its flags and listener settings. */
+/* Replace the engine's filter ENGINE_JSON by ENGINE ∩ SBX, keeping its flags and listener settings.  NOTES gets
+   what the intersection had to refuse beyond either filter. */
 static int
-intersect_into (json_t *engine_json, struct sbx_filter *sbx, struct sbx_policy_ctx *ctx, sbx_err *err)
+intersect_into (json_t *engine_json, struct sbx_filter *sbx, char *notes, size_t notes_size, sbx_err *err)
 {
   struct sbx_filter engine, merged;
-  char notes[1024];
   int rc;
 
   if (sbx_filter_from_oci (engine_json, "the engine's linux.seccomp", &engine, err) < 0)
     return -1;
-  rc = sbx_filter_intersect (&engine, sbx, &merged, notes, sizeof notes, err);
+  rc = sbx_filter_intersect (&engine, sbx, &merged, notes, notes_size, err);
   sbx_filter_free (&engine);
   if (rc < 0)
     return -1;
-  if (notes[0])
-    ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s",
-               ctx->container_id ? ctx->container_id : "?", notes);
   sbx_filter_drop_default (&merged);
   rc = sbx_filter_to_oci (&merged, engine_json, false, err);
   sbx_filter_free (&merged);
   return rc;
+}
+
+/* The filter the container gets: PROFILE resolved for CAPS on this host, intersected with the engine's filter in
+   LINUX_ (or alone), module block on top.  Pure but for the profile's parse; NOTES as for intersect_into. */
+static int
+harden (json_t *linux_, const struct sbx_profile_src *src, const char **caps, size_t ncaps, char *notes,
+        size_t notes_size, sbx_err *err)
+{
+  struct sbx_resolve_env env = { .caps = caps, .ncaps = ncaps };
+  json_t *profile, *seccomp;
+  struct sbx_filter sbx;
+  int rc;
+
+  if (json_parse (src->data, src->len, src->origin, &profile, err) < 0)
+    return src->builtin ? -1 : sbx_wrap (err, "seccomp profile");
+  sbx_resolve_env_host (&env);
+  rc = sbx_profile_resolve (profile, src->origin, &env, &sbx, err);
+  json_free (profile);
+  if (rc < 0)
+    return -1;
+  if (json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0)
+    goto fail;
+  if (seccomp == NULL)
+    {
+      /* No engine filter: sbx's profile alone. */
+      sbx_filter_drop_default (&sbx);
+      if ((seccomp = json_new_obj ()) == NULL || json_set (linux_, "seccomp", seccomp, err) < 0
+          || sbx_filter_to_oci (&sbx, seccomp, false, err) < 0)
+        goto fail;
+    }
+  else if (!allows_everything (&sbx) && intersect_into (seccomp, &sbx, notes, notes_size, err) < 0)
+    goto fail;
+  sbx_filter_free (&sbx);
+  return sbx_seccomp_block_modules (seccomp, err);
+
+fail:
+  sbx_filter_free (&sbx);
+  return -1;
+}
+
+/* What harden's result depends on, as the memo's key: this build of sbx (its code and embedded profiles), the
+   profile's bytes unless embedded, the capabilities and the engine's filter.  The kernel and libseccomp are added
+   by the memo itself.  Every variable part is length-prefixed. */
+static char *
+memo_body (const struct sbx_profile_src *src, const char **caps, size_t ncaps, const json_t *engine)
+{
+  cleanup_free char *engine_text = NULL;
+  char *body = NULL;
+  size_t body_len = 0, n;
+  FILE *f;
+
+  if (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0)
+    return NULL;
+  f = open_memstream (&body, &body_len);
+  if (f == NULL)
+    return NULL;
+  fprintf (f, "build %s\nprofile %zu:%s\n", SBX_BUILD_ID, strlen (src->origin), src->origin);
+  if (src->builtin)
+    fprintf (f, "builtin\n");
+  else
+    {
+      fprintf (f, "bytes %zu:", src->len);
+      fwrite (src->data, 1, src->len, f);
+      fputc ('\n', f);
+    }
+  fprintf (f, "caps %zu\n", ncaps);
+  for (size_t i = 0; i < ncaps; i++)
+    fprintf (f, "%zu:%s\n", strlen (caps[i]), caps[i]);
+  fprintf (f, "engine %s", engine_text ? engine_text : "none");
+  if (fclose (f) != 0)
+    {
+      free (body);
+      return NULL;
+    }
+  return body;
+}
+
+/* The memo's value: {"seccomp": the filter, "notes": what to tell the engine again}. */
+static bool
+memo_apply (json_t *linux_, const char *value, size_t len, char *notes, size_t notes_size)
+{
+  json_t *v, *seccomp;
+  sbx_err err;
+
+  if (json_parse (value, len, "hardening memo", &v, &err) < 0)
+    return false;
+  if (!json_is (json_find (v, "seccomp"), JSON_OBJECT) || !json_is (json_find (v, "notes"), JSON_STRING))
+    {
+      json_free (v);
+      return false;
+    }
+  snprintf (notes, notes_size, "%s", json_str (json_find (v, "notes")));
+  seccomp = json_take (v, "seccomp");
+  json_free (v);
+  return json_set (linux_, "seccomp", seccomp, &err) == 0;
+}
+
+static void
+memo_store (const char *dir, const char *body, json_t *linux_, const char *notes)
+{
+  cleanup_free char *value = NULL;
+  json_t *v = json_new_obj ();
+  size_t len;
+  sbx_err err;
+
+  /* The stored filter is a copy: V must not own the spec's. */
+  if (v == NULL || json_set (v, "seccomp", json_dup (json_find (linux_, "seccomp")), &err) < 0
+      || json_set (v, "notes", json_new_str (notes), &err) < 0 || json_serialize (v, &value, &len, &err) < 0)
+    {
+      json_free (v);
+      return;
+    }
+  json_free (v);
+  /* An unwritable cache only costs the next start the same work again. */
+  (void) sbx_memo_put (dir, body, value, len, &err);
 }
 
 int
@@ -129,13 +242,13 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
   static char chosen[4096];
   cleanup_free const char **caps = NULL;
-  cleanup_free char *origin = NULL;
-  json_t *seccomp, *annotations, *linux_, *profile = NULL;
-  struct sbx_resolve_env env = { 0 };
-  struct sbx_filter sbx;
-  const char *name;
+  cleanup_free char *body = NULL, *value = NULL;
+  json_t *annotations, *linux_, *engine;
+  struct sbx_profile_src src;
+  const char *name, *memo_dir = NULL;
+  char notes[1024] = "";
+  size_t ncaps, value_len;
   bool had_bpf;
-  int rc;
 
   if (json_get_typed (spec, "annotations", JSON_OBJECT, &annotations, err) < 0)
     return -1;
@@ -147,43 +260,40 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   if (restore_saved (spec, annotations, had_bpf, ctx, err) < 0)
     return -1;
   name = selected_profile (spec, ctx);
-  if (sbx_profile_load (ctx->cfg, name, &profile, &origin, err) < 0)
+  if (final_caps (spec, &caps, &ncaps, err) < 0)
     return -1;
-  if (final_caps (spec, &caps, &env.ncaps, err) < 0)
-    {
-      json_free (profile);
-      return -1;
-    }
-  env.caps = caps;
-  sbx_resolve_env_host (&env);
-  rc = sbx_profile_resolve (profile, origin, &env, &sbx, err);
-  json_free (profile);
-  if (rc < 0)
-    return -1;
-
   if (json_obj_ensure (spec, "linux", &linux_, err) < 0
-      || json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0)
-    goto fail;
-  if (seccomp == NULL)
-    {
-      /* No engine filter: sbx's profile alone. */
-      sbx_filter_drop_default (&sbx);
-      if ((seccomp = json_new_obj ()) == NULL || json_set (linux_, "seccomp", seccomp, err) < 0
-          || sbx_filter_to_oci (&sbx, seccomp, false, err) < 0)
-        goto fail;
-    }
-  else if (!allows_everything (&sbx) && intersect_into (seccomp, &sbx, ctx, err) < 0)
-    goto fail;
-  sbx_filter_free (&sbx);
-
-  if (sbx_seccomp_block_modules (seccomp, err) < 0)
+      || json_get_typed (linux_, "seccomp", JSON_OBJECT, &engine, err) < 0)
+    return sbx_wrap (err, "seccomp profile %s", name);
+  if (sbx_profile_source (ctx->cfg, name, &src, err) < 0)
     return -1;
+
+  /* Engines hand every container the same filter and capabilities: the memo spares all but the first start the
+     profile's parse, resolution and intersection.  Only a runtime (a configuration) keeps one. */
+  if (ctx->cfg && sbx_config_bool (ctx->cfg, "seccomp_memo", true))
+    memo_dir = sbx_seccomp_cache_dir (ctx->cfg);
+  if (sbx_seccomp_cache_enabled (memo_dir))
+    body = memo_body (&src, caps, ncaps, engine);
+  if (body && sbx_memo_get (memo_dir, body, &value, &value_len)
+      && memo_apply (linux_, value, value_len, notes, sizeof notes))
+    ctx->note (SBX_DEBUG, "container %s: seccomp filter from the hardening memo in %s",
+               ctx->container_id ? ctx->container_id : "?", memo_dir);
+  else
+    {
+      if (harden (linux_, &src, caps, ncaps, notes, sizeof notes, err) < 0)
+        {
+          sbx_profile_src_free (&src);
+          return sbx_wrap (err, "seccomp profile %s", name);
+        }
+      if (body)
+        memo_store (memo_dir, body, linux_, notes);
+    }
+  sbx_profile_src_free (&src);
+  if (notes[0])
+    ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s",
+               ctx->container_id ? ctx->container_id : "?", notes);
   /* NAME may point into the annotations, which the annotations stage rewrites. */
   snprintf (chosen, sizeof chosen, "%s", name);
   ctx->profile = chosen;
   return 0;
-
-fail:
-  sbx_filter_free (&sbx);
-  return sbx_wrap (err, "seccomp profile %s", name);
 }

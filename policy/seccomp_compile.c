@@ -18,13 +18,12 @@ int
 sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
   cleanup_free char *b64 = NULL, *saved = NULL;
-  size_t saved_len;
   const char *dir = sbx_seccomp_cache_dir (ctx->cfg);
   json_t *linux_, *seccomp, *annotations;
   sbx_err cerr = { 0 };
   bool hit;
 
-  if (ctx->delegate != SBX_DELEGATE_CRUN || dir == NULL || *dir == '\0' || strcmp (dir, "off") == 0)
+  if (ctx->delegate != SBX_DELEGATE_CRUN || !sbx_seccomp_cache_enabled (dir))
     return 0;
   if (json_get_typed (spec, "linux", JSON_OBJECT, &linux_, err) < 0
       || (linux_ && json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0))
@@ -33,7 +32,7 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
     return 0;
   if (json_annotation (spec, CRUN_FAIL_UNKNOWN) != NULL)
     return 0;
-  if (sbx_bpf_cache_b64 (seccomp, dir, &b64, &hit, &cerr) < 0)
+  if (sbx_bpf_cache_b64 (seccomp, dir, &b64, &saved, &hit, &cerr) < 0)
     {
       /* The JSON form holds the same filter; crun compiles it itself. */
       ctx->note (SBX_WARN, "container %s: no precompiled seccomp filter, crun will compile linux.seccomp: %s",
@@ -44,8 +43,7 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
     return -1;
   if (json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str (b64), err) < 0)
     return -1;
-  if (json_serialize (seccomp, &saved, &saved_len, err) < 0
-      || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str (saved), err) < 0)
+  if (json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str (saved), err) < 0)
     return -1;
   /* crun parses linux.seccomp even when it loads the annotation instead (about 15 ms for a full profile, three
      times its own start): leave only what it still reads there (flags, listener).  The stand-in fails closed:

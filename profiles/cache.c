@@ -16,15 +16,17 @@
 #include "profile.h"
 
 #define SBX_SECCOMP_CACHE_DEFAULT "/var/cache/sbx/seccomp"
-#define MAGIC "SBXBPF1"
+#define MAGIC_BPF "SBXBPF1"
+#define MAGIC_MEMO "SBXMEM1"
 /* Bumped when what sbx feeds libseccomp for a given JSON changes. */
 #define CACHE_FORMAT "sbx-seccomp-cache/1"
+#define MEMO_FORMAT "sbx-hardening-memo/1"
 
 struct entry_header
 {
   char magic[8];
   uint32_t key_len;
-  uint32_t bpf_len;
+  uint32_t val_len;
   uint64_t checksum;
 };
 
@@ -33,6 +35,12 @@ sbx_seccomp_cache_dir (const struct sbx_config *cfg)
 {
   const char *d = getenv ("SBX_SECCOMP_CACHE");
   return d ? d : sbx_config_str (cfg, "seccomp_cache", SBX_SECCOMP_CACHE_DEFAULT);
+}
+
+bool
+sbx_seccomp_cache_enabled (const char *dir)
+{
+  return dir && *dir && strcmp (dir, "off") != 0;
 }
 
 static uint64_t
@@ -45,31 +53,30 @@ fnv1a (uint64_t h, const void *data, size_t len)
   return h;
 }
 
-/* The whole key, stored in the entry and compared on a hit: a hash collision can never hand out another filter. */
+/* The whole key, stored in the entry and compared on a hit: a hash collision can never hand out another filter.
+   FORMAT names what the entry holds; BODY is what it was computed from. */
 static int
-key_of (const json_t *seccomp, char **key, size_t *len, sbx_err *err)
+key_of (const char *format, const char *body, char **key, size_t *len, sbx_err *err)
 {
-  cleanup_free char *json = NULL;
   const struct scmp_version *v = seccomp_version ();
   struct utsname u;
-  size_t jlen;
   int n;
 
-  if (json_serialize (seccomp, &json, &jlen, err) < 0)
-    return sbx_wrap (err, "seccomp cache key");
   if (uname (&u) < 0)
     return sbx_fail (err, errno, "uname");
   /* The kernel matters: libseccomp probes which actions it supports while generating the program. */
-  n = asprintf (key, "%s\n%s %s\nlibseccomp %u.%u.%u\n%s", CACHE_FORMAT, u.release, u.machine, v->major, v->minor,
-                v->micro, json);
+  n = asprintf (key, "%s\n%s %s\nlibseccomp %u.%u.%u\n%s", format, u.release, u.machine, v->major, v->minor,
+                v->micro, body);
   if (n < 0)
     return sbx_fail (err, ENOMEM, "seccomp cache key");
   *len = (size_t) n;
   return 0;
 }
 
+/* An entry is MAGIC, the whole key and the value, checksummed; anything else under NAME is a miss. */
 static bool
-lookup (int dirfd, const char *name, const char *key, size_t key_len, char **bpf, size_t *bpf_len)
+lookup (int dirfd, const char *name, const char *magic, const char *key, size_t key_len, size_t max_val, char **val,
+        size_t *val_len)
 {
   cleanup_close int fd = -1;
   cleanup_free char *buf = NULL;
@@ -79,41 +86,42 @@ lookup (int dirfd, const char *name, const char *key, size_t key_len, char **bpf
   sbx_err err;
 
   fd = openat (dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (size_t) st.st_size < sizeof h)
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (size_t) st.st_size < sizeof h + key_len)
     return false;
-  if (sbx_read_fd (fd, sizeof h + key_len + BPF_MAXINSNS * sizeof (struct sock_filter), name, &buf, &len, &err) < 0
-      || len < sizeof h)
+  if (sbx_read_fd (fd, sizeof h + key_len + max_val, name, &buf, &len, &err) < 0 || len < sizeof h)
     return false;
   memcpy (&h, buf, sizeof h);
-  if (memcmp (h.magic, MAGIC, sizeof h.magic) != 0 || h.key_len != key_len || h.bpf_len == 0
-      || h.bpf_len % sizeof (struct sock_filter) || len != sizeof h + (size_t) h.key_len + h.bpf_len
+  if (memcmp (h.magic, magic, sizeof h.magic) != 0 || h.key_len != key_len || h.val_len == 0
+      || len != sizeof h + (size_t) h.key_len + h.val_len
       || h.checksum != fnv1a (0xcbf29ce484222325ULL, buf + sizeof h, len - sizeof h)
       || memcmp (buf + sizeof h, key, key_len) != 0)
     return false;
-  *bpf_len = h.bpf_len;
-  *bpf = malloc (h.bpf_len);
-  if (*bpf == NULL)
-    return false;
-  memcpy (*bpf, buf + sizeof h + key_len, h.bpf_len);
+  *val_len = h.val_len;
+  /* The value moves to the front, so the caller frees what it gets. */
+  memmove (buf, buf + sizeof h + key_len, h.val_len);
+  buf[h.val_len] = '\0';
+  *val = steal_pointer (&buf);
   return true;
 }
 
 static int
-store (int dirfd, const char *name, const char *key, size_t key_len, const void *bpf, size_t bpf_len, sbx_err *err)
+store (int dirfd, const char *name, const char *magic, const char *key, size_t key_len, const void *val,
+       size_t val_len, sbx_err *err)
 {
-  struct entry_header h = { .key_len = (uint32_t) key_len, .bpf_len = (uint32_t) bpf_len };
-  size_t len = sizeof h + key_len + bpf_len;
+  struct entry_header h = { .key_len = (uint32_t) key_len, .val_len = (uint32_t) val_len };
+  size_t len = sizeof h + key_len + val_len;
   cleanup_free char *buf = malloc (len);
 
   if (buf == NULL)
     return sbx_fail (err, ENOMEM, "seccomp cache entry");
-  memcpy (h.magic, MAGIC, sizeof h.magic);
+  memcpy (h.magic, magic, sizeof h.magic);
   memcpy (buf + sizeof h, key, key_len);
-  memcpy (buf + sizeof h + key_len, bpf, bpf_len);
+  memcpy (buf + sizeof h + key_len, val, val_len);
   h.checksum = fnv1a (0xcbf29ce484222325ULL, buf + sizeof h, len - sizeof h);
   memcpy (buf, &h, sizeof h);
-  /* Temporary file + rename: concurrent writers of one key each install a complete entry. */
-  return sbx_write_atomic (dirfd, name, buf, len, 0600, (uid_t) -1, (gid_t) -1, err);
+  /* Temporary file + rename: concurrent writers of one key each install a complete entry.  Not flushed: an entry
+     lost in a crash is a miss, and a torn one fails its checksum. */
+  return sbx_write_replace (dirfd, name, buf, len, 0600, (uid_t) -1, (gid_t) -1, false, err);
 }
 
 static char *
@@ -165,26 +173,32 @@ open_dir (const char *dir, sbx_err *err)
 }
 
 int
-sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, bool *hit, sbx_err *err)
+sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **json, bool *hit, sbx_err *err)
 {
-  cleanup_free char *key = NULL, *bpf = NULL;
+  cleanup_free char *key = NULL, *bpf = NULL, *text = NULL;
   cleanup_close int dirfd = -1;
   struct sbx_filter f;
   struct sbx_bpf prog;
-  size_t key_len = 0, bpf_len = 0;
+  size_t key_len = 0, bpf_len = 0, text_len;
   char name[32];
 
   *b64 = NULL;
   *hit = false;
-  if (key_of (seccomp, &key, &key_len, err) < 0)
-    return -1;
+  if (json_serialize (seccomp, &text, &text_len, err) < 0 || key_of (CACHE_FORMAT, text, &key, &key_len, err) < 0)
+    return sbx_wrap (err, "seccomp cache key");
   snprintf (name, sizeof name, "%016" PRIx64 ".bpf", fnv1a (0xcbf29ce484222325ULL, key, key_len));
-  if (dir && *dir)
+  if (sbx_seccomp_cache_enabled (dir))
     {
       dirfd = open_dir (dir, err);
       if (dirfd < 0)
         return -1;
-      *hit = lookup (dirfd, name, key, key_len, &bpf, &bpf_len);
+      *hit = lookup (dirfd, name, MAGIC_BPF, key, key_len, BPF_MAXINSNS * sizeof (struct sock_filter), &bpf,
+                     &bpf_len);
+      if (*hit && bpf_len % sizeof (struct sock_filter))
+        {
+          *hit = false;
+          free (steal_pointer (&bpf));
+        }
     }
   if (!*hit)
     {
@@ -202,11 +216,55 @@ sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, bool *hit
       if (dirfd >= 0)
         {
           sbx_err ignored;
-          (void) store (dirfd, name, key, key_len, bpf, bpf_len, &ignored);
+          (void) store (dirfd, name, MAGIC_BPF, key, key_len, bpf, bpf_len, &ignored);
         }
     }
   *b64 = base64 ((const unsigned char *) bpf, bpf_len);
   if (*b64 == NULL)
     return sbx_fail (err, ENOMEM, "encode BPF");
+  if (json)
+    *json = steal_pointer (&text);
   return 0;
+}
+
+/* The memo's file name: the key's hash (the whole key is in the entry and compared). */
+static int
+memo_key (const char *body, char **key, size_t *key_len, char name[32], sbx_err *err)
+{
+  if (key_of (MEMO_FORMAT, body, key, key_len, err) < 0)
+    return -1;
+  snprintf (name, 32, "%016" PRIx64 ".memo", fnv1a (0xcbf29ce484222325ULL, *key, *key_len));
+  return 0;
+}
+
+bool
+sbx_memo_get (const char *dir, const char *body, char **val, size_t *val_len)
+{
+  cleanup_close int dirfd = -1;
+  cleanup_free char *key = NULL;
+  size_t key_len;
+  char name[32];
+  sbx_err err;
+
+  if (!sbx_seccomp_cache_enabled (dir) || memo_key (body, &key, &key_len, name, &err) < 0
+      || (dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return false;
+  return lookup (dirfd, name, MAGIC_MEMO, key, key_len, SBX_MEMO_VALUE_MAX, val, val_len);
+}
+
+int
+sbx_memo_put (const char *dir, const char *body, const char *val, size_t val_len, sbx_err *err)
+{
+  cleanup_close int dirfd = -1;
+  cleanup_free char *key = NULL;
+  size_t key_len;
+  char name[32];
+
+  if (!sbx_seccomp_cache_enabled (dir))
+    return 0;
+  if (val_len == 0 || val_len > SBX_MEMO_VALUE_MAX)
+    return sbx_fail (err, EINVAL, "memo value of %zu bytes", val_len);
+  if (memo_key (body, &key, &key_len, name, err) < 0 || (dirfd = open_dir (dir, err)) < 0)
+    return -1;
+  return store (dirfd, name, MAGIC_MEMO, key, key_len, val, val_len, err);
 }

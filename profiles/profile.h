@@ -98,6 +98,17 @@ int sbx_filter_intersect (const struct sbx_filter *engine, const struct sbx_filt
 const char *sbx_profiles_dir (const struct sbx_config *cfg);
 int sbx_profile_load (const struct sbx_config *cfg, const char *name, json_t **profile, char **origin,
                       sbx_err *err);
+/* The same look-up without parsing: the profile's bytes and where they come from. */
+struct sbx_profile_src
+{
+  const char *data; /* NUL-terminated at LEN */
+  size_t len;
+  char *origin; /* the file, or "builtin:NAME" */
+  bool builtin; /* DATA is embedded in this binary */
+  char *owned;
+};
+int sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err);
+void sbx_profile_src_free (struct sbx_profile_src *src);
 /* Names of the embedded profiles, NULL-terminated. */
 extern const char *const sbx_embedded_profile_names[];
 int sbx_embedded_profile (const char *name, const char **data, size_t *len);
@@ -146,9 +157,19 @@ uint32_t sbx_arch_token (const char *name);
 
 /* The precompiled filter crun takes in run.oci.seccomp_bpf_data (base64), from a cache in DIR keyed by the
    seccomp object's content, the kernel and the architecture.  *HIT tells whether libseccomp was spared.  A
-   corrupt or foreign entry is ignored and rewritten; writers race safely (temporary file + rename). */
-int sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, bool *hit, sbx_err *err);
+   corrupt or foreign entry is ignored and rewritten; writers race safely (temporary file + rename).
+   JSON (may be NULL) gets linux.seccomp as serialized for the key. */
+int sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **json, bool *hit, sbx_err *err);
 const char *sbx_seccomp_cache_dir (const struct sbx_config *cfg);
+/* False for an empty DIR or "off". */
+bool sbx_seccomp_cache_enabled (const char *dir);
+
+/* The hardening memo, beside the BPF entries: a value computed from exactly BODY (a string) on this kernel and
+   libseccomp.  The whole key is stored and compared, so a hash collision is a miss, never another container's
+   value; a missing, foreign or corrupt entry is a miss; writers race safely. */
+#define SBX_MEMO_VALUE_MAX (1u << 20)
+bool sbx_memo_get (const char *dir, const char *body, char **val, size_t *val_len);
+int sbx_memo_put (const char *dir, const char *body, const char *val, size_t val_len, sbx_err *err);
 
 /* Run the OCI bundle BUNDLE with CRUN (crun hands the listener over without running a syscall under the new
    filter first, so every syscall can be observed): syscalls outside BASE's ALLOW rules (all of them when BASE is

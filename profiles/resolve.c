@@ -34,14 +34,11 @@ valid_name (const char *name)
 }
 
 int
-sbx_profile_load (const struct sbx_config *cfg, const char *name, json_t **profile, char **origin, sbx_err *err)
+sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err)
 {
-  cleanup_free char *path = NULL, *buf = NULL;
-  const char *data;
-  size_t len;
+  cleanup_free char *path = NULL;
 
-  *profile = NULL;
-  *origin = NULL;
+  memset (src, 0, sizeof *src);
   if (name[0] == '/')
     path = strdup (name);
   else if (!valid_name (name))
@@ -52,25 +49,49 @@ sbx_profile_load (const struct sbx_config *cfg, const char *name, json_t **profi
   if (path == NULL)
     return sbx_fail (err, ENOMEM, "profile %s", name);
 
-  if (sbx_read_file (path, SBX_PROFILE_MAX, &buf, &len, err) == 0)
+  if (sbx_read_file (path, SBX_PROFILE_MAX, &src->owned, &src->len, err) == 0)
     {
-      if (json_parse (buf, len, path, profile, err) < 0)
-        return sbx_wrap (err, "seccomp profile");
-      *origin = steal_pointer (&path);
+      src->data = src->owned;
+      src->origin = steal_pointer (&path);
       return 0;
     }
   if (err->code != ENOENT || name[0] == '/')
     return sbx_wrap (err, "seccomp profile %s", name);
-  if (sbx_embedded_profile (name, &data, &len) < 0)
+  if (sbx_embedded_profile (name, &src->data, &src->len) < 0)
     return sbx_fail (err, ENOENT, "unknown seccomp profile \"%s\" (not built in, no %s)", name, path);
-  if (asprintf (origin, "builtin:%s", name) < 0)
-    return sbx_fail (err, ENOMEM, "profile %s", name);
-  if (json_parse (data, len, *origin, profile, err) < 0)
+  src->builtin = true;
+  if (asprintf (&src->origin, "builtin:%s", name) < 0)
     {
-      free (*origin);
-      *origin = NULL;
-      return -1;
+      src->origin = NULL;
+      return sbx_fail (err, ENOMEM, "profile %s", name);
     }
+  return 0;
+}
+
+void
+sbx_profile_src_free (struct sbx_profile_src *src)
+{
+  free (src->owned);
+  free (src->origin);
+  memset (src, 0, sizeof *src);
+}
+
+int
+sbx_profile_load (const struct sbx_config *cfg, const char *name, json_t **profile, char **origin, sbx_err *err)
+{
+  struct sbx_profile_src src;
+
+  *profile = NULL;
+  *origin = NULL;
+  if (sbx_profile_source (cfg, name, &src, err) < 0)
+    return -1;
+  if (json_parse (src.data, src.len, src.origin, profile, err) < 0)
+    {
+      sbx_profile_src_free (&src);
+      return src.builtin ? -1 : sbx_wrap (err, "seccomp profile");
+    }
+  *origin = steal_pointer (&src.origin);
+  sbx_profile_src_free (&src);
   return 0;
 }
 

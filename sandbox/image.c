@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/sha256.h"
 #include "../common/util.h"
 #include "sandbox.h"
 

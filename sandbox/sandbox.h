@@ -141,18 +141,4 @@ int sbx_run_check_cwd (const struct sbx_run_opts *o, const char *rootfs_source, 
 int sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs, sbx_err *err);
 const char *sbx_image_cache_dir (const struct sbx_config *cfg);
 
-/* sha256.c */
-void sbx_sha256 (const void *data, size_t len, unsigned char out[32]);
-struct sbx_sha256_ctx
-{
-  unsigned int h[8];
-  unsigned long long len;
-  unsigned char buf[64];
-  size_t n;
-};
-void sbx_sha256_init (struct sbx_sha256_ctx *c);
-void sbx_sha256_update (struct sbx_sha256_ctx *c, const void *data, size_t len);
-void sbx_sha256_final (struct sbx_sha256_ctx *c, unsigned char out[32]);
-int sbx_sha256_file (const char *path, char hex[65], sbx_err *err);
-
 #endif

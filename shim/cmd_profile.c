@@ -310,14 +310,14 @@ bench_compile (const struct sbx_filter *f, long n)
     }
   compile = (now_us () - t0) / n;
   t0 = now_us ();
-  if (sbx_bpf_cache_b64 (oci, dir, &b64, &was_hit, &err) < 0)
+  if (sbx_bpf_cache_b64 (oci, dir, &b64, NULL, &was_hit, &err) < 0)
     return fail (&err);
   miss = now_us () - t0;
   free (b64);
   t0 = now_us ();
   for (long i = 0; i < n; i++)
     {
-      if (sbx_bpf_cache_b64 (oci, dir, &b64, &was_hit, &err) < 0 || !was_hit)
+      if (sbx_bpf_cache_b64 (oci, dir, &b64, NULL, &was_hit, &err) < 0 || !was_hit)
         return 1;
       free (b64);
     }

@@ -138,7 +138,8 @@ write_spec (struct run *r, sbx_err *err)
     return -1;
   if ((dfd = open (r->dir.path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     return sbx_fail (err, errno, "open %s", r->dir.path);
-  return sbx_write_atomic (dfd, "config.json", buf, len, 0600, (uid_t) -1, (gid_t) -1, err);
+  /* A private bundle that lives as long as the run: nothing to flush. */
+  return sbx_write_replace (dfd, "config.json", buf, len, 0600, (uid_t) -1, (gid_t) -1, false, err);
 }
 
 /* In the child: a private mount namespace holding the sandbox's root, then the delegate.  Errors go back through

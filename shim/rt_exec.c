@@ -83,6 +83,7 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
 
       if (sbx_doc_open_path (process_path, &doc, err) < 0)
         return sbx_wrap (err, "exec in %s", id);
+      doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);
       if (optout < 0 && !json_is_true (json_find (doc.root, "noNewPrivileges")))
         optout = container_nnp_optout (rt, id);
       rc = sbx_policy_apply_process (doc.root, optout > 0, &ctx, err);

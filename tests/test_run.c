@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/sha256.h"
 #include "../oci/json.h"
 #include "../policy/policy.h"
 #include "../sandbox/sandbox.h"

@@ -1,13 +1,13 @@
-/* sha256.c - SHA-256 (FIPS 180-4) for the image cache's content addresses and the digests of OCI blobs; none of
-   sbx's libraries offers a hash, and a helper process per blob would cost more than these lines. */
+/* sha256.c - SHA-256 (FIPS 180-4) for the image cache's content addresses, the digests of OCI blobs and the keys of
+   the hardening memo; none of sbx's libraries offers a hash, and a helper process would cost more than these lines. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/util.h"
-#include "sandbox.h"
+#include "sha256.h"
+#include "util.h"
 
 static const unsigned int k[64] = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

@@ -322,6 +322,23 @@ docker_cli () {
   "$bin" "$@"
 }
 
+# The stderr of a docker CLI call (bats `run --separate-stderr`) holds nothing but the one create warning dockerd
+# gives for every container in the default network mode when the host has net.ipv4.ip_forward=0 (the suite's
+# daemon.json has "ip-forward": false, so dockerd leaves the host's setting alone).
+assert_docker_stderr () {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      '' | 'WARNING: IPv4 forwarding is disabled. Networking will not work.') ;;
+      *)
+        echo "unexpected stderr from docker: $line" >&2
+        printf '%s\n' "$1" >&2
+        return 1
+        ;;
+    esac
+  done <<<"$1"
+}
+
 docker_stop () {
   [ -n "${DOCKERD_PID:-}" ] || return 0
   docker_cli rm --force $(docker_cli ps -aq 2>/dev/null) >/dev/null 2>&1 || true

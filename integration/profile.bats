@@ -160,7 +160,10 @@ teardown() {
 	expect_line "finit_module 1 EPERM"
 	grep -q "seccomp BPF from cache $T/cache (hit)" <<<"$output" || { show; false; }
 	entry=$(ls "$T/cache"/*.bpf)
-	[ "$(ls "$T/cache" | wc -l)" -eq 1 ]
+	[ "$(ls "$T/cache"/*.bpf | wc -l)" -eq 1 ]
+	# The seccomp stage's result sits beside it, and served the second start.
+	[ "$(ls "$T/cache"/*.memo | wc -l)" -eq 1 ]
+	grep -q "seccomp filter from the hardening memo in $T/cache" <<<"$output" || { show; false; }
 	size=$(stat -c %s "$entry")
 	# Corrupt it: cut it short, then garble it.
 	truncate -s 100 "$entry"
@@ -188,7 +191,8 @@ teardown() {
 		[ "$(cat "$T/par$i.rc")" = 0 ] || { cat "$T/par$i.log"; false; }
 		crun --root "$T/root" delete --force "$(basename "$T")-par$i"
 	done
-	[ "$(ls -A "$T/cache" | wc -l)" -eq 1 ] || { ls -la "$T/cache"; false; }
+	[ "$(ls -A "$T/cache" | grep -c '\.bpf$')" -eq 1 ] && [ "$(ls -A "$T/cache" | grep -c '\.memo$')" -eq 1 ] \
+		&& [ "$(ls -A "$T/cache" | wc -l)" -eq 2 ] || { ls -la "$T/cache"; false; }
 	[ "$(stat -c %s "$T"/cache/*.bpf)" -eq "$size" ]
 }
 

@@ -103,10 +103,78 @@ struct builder
   bool failed; /* err holds the reason; yajl only says it was cancelled */
 };
 
+/* Where tree memory comes from.  Normally malloc, so yajl_tree_free can free any tree.  A one-shot process that
+   gave up freeing (json_free_disable) takes it from an arena instead: no allocator overhead per node or string,
+   and the smallest memory footprint, which is what a process that lives for a few milliseconds pays for. */
+static bool free_disabled;
+
+#define ARENA_CHUNK (64u << 10)
+
+static void *
+t_alloc (size_t n)
+{
+  static char *next;
+  static size_t left;
+  void *p;
+
+  if (!free_disabled)
+    return malloc (n);
+  n = (n + 7) & ~(size_t) 7;
+  if (n > ARENA_CHUNK / 4)
+    return malloc (n);
+  if (n > left)
+    {
+      if ((next = malloc (ARENA_CHUNK)) == NULL)
+        return left = 0, NULL;
+      left = ARENA_CHUNK;
+    }
+  p = next;
+  next += n;
+  left -= n;
+  return p;
+}
+
+static void *
+t_zalloc (size_t n)
+{
+  void *p = t_alloc (n);
+  if (p)
+    memset (p, 0, n);
+  return p;
+}
+
+/* P (OLD bytes) moved to a block of NEW bytes; P stays valid when that fails. */
+static void *
+t_grow (void *p, size_t old, size_t new)
+{
+  void *np;
+
+  if (!free_disabled)
+    return realloc (p, new);
+  if ((np = t_alloc (new)) != NULL && old)
+    memcpy (np, p, old < new ? old : new);
+  return np;
+}
+
+static void
+t_free (void *p)
+{
+  if (!free_disabled)
+    free (p);
+}
+
+static char *
+t_strdup (const char *s)
+{
+  size_t n = strlen (s) + 1;
+  char *c = t_alloc (n);
+  return c ? memcpy (c, s, n) : NULL;
+}
+
 static char *
 copy_text (const void *s, size_t len)
 {
-  char *c = malloc (len + 1);
+  char *c = t_alloc (len + 1);
   if (c)
     {
       memcpy (c, s, len);
@@ -143,7 +211,7 @@ b_add (struct builder *b, json_t *v)
         b->vals = vals;
       if (keys == NULL)
         {
-          yajl_tree_free (v);
+          json_free (v);
           return b_fail (b, ENOMEM, "out of memory");
         }
       b->keys = keys;
@@ -158,7 +226,7 @@ b_add (struct builder *b, json_t *v)
 static json_t *
 new_node (yajl_type t)
 {
-  json_t *v = calloc (1, sizeof *v);
+  json_t *v = t_zalloc (sizeof *v);
   if (v)
     v->type = t;
   return v;
@@ -184,7 +252,7 @@ b_number (void *ctx, const char *s, size_t len)
 
   if (v == NULL || (v->u.number.r = copy_text (s, len)) == NULL)
     {
-      free (v);
+      t_free (v);
       return b_add (ctx, NULL);
     }
   errno = 0;
@@ -205,7 +273,7 @@ b_string (void *ctx, const unsigned char *s, size_t len)
 
   if (v == NULL || (v->u.string = copy_text (s, len)) == NULL)
     {
-      free (v);
+      t_free (v);
       return b_add (ctx, NULL);
     }
   return b_add (ctx, v);
@@ -252,16 +320,16 @@ b_close (struct builder *b)
   json_t **vals = NULL;
 
   v->u.object.keys = NULL;
-  if (n && (vals = malloc (n * sizeof *vals)) == NULL)
+  if (n && (vals = t_alloc (n * sizeof *vals)) == NULL)
     return b_fail (b, ENOMEM, "out of memory");
   if (n)
     memcpy (vals, b->vals + start, n * sizeof *vals);
   if (v->type == yajl_t_object)
     {
       const char **keys = NULL;
-      if (n && (keys = malloc (n * sizeof *keys)) == NULL)
+      if (n && (keys = t_alloc (n * sizeof *keys)) == NULL)
         {
-          free (vals);
+          t_free (vals);
           return b_fail (b, ENOMEM, "out of memory");
         }
       if (n)
@@ -274,15 +342,15 @@ b_close (struct builder *b)
       if (check_keys ((char **) keys, n, b->what, b->err) < 0)
         {
           b->failed = true;
-          yajl_tree_free (v);
-          free (key);
+          json_free (v);
+          t_free (key);
           return 0;
         }
     }
   else
     {
       for (size_t i = start; i < b->n; i++)
-        free (b->keys[i]);
+        t_free (b->keys[i]);
       v->u.array.values = vals;
       v->u.array.len = n;
       b->n = start;
@@ -328,16 +396,16 @@ builder_discard (struct builder *b)
 {
   for (size_t i = 0; i < b->n; i++)
     {
-      free (b->keys[i]);
-      yajl_tree_free (b->vals[i]);
+      t_free (b->keys[i]);
+      json_free (b->vals[i]);
     }
   for (int i = 0; i < b->depth; i++)
     {
-      free ((char *) b->open[i].node->u.object.keys);
-      free (b->open[i].node);
+      t_free ((char *) b->open[i].node->u.object.keys);
+      t_free (b->open[i].node);
     }
-  free (b->pending_key);
-  yajl_tree_free (b->root);
+  t_free (b->pending_key);
+  json_free (b->root);
 }
 
 int
@@ -381,8 +449,6 @@ json_parse (const char *buf, size_t len, const char *what, json_t **out, sbx_err
   free (b.keys);
   return rc;
 }
-
-static bool free_disabled;
 
 void
 json_free_disable (void)
@@ -450,8 +516,8 @@ out_string (struct out *o, const char *s)
   const unsigned char *p = (const unsigned char *) s;
   size_t n = strlen (s);
 
-  /* At worst every byte becomes \u00XX. */
-  out_reserve (o, n * 6 + 2);
+  /* Room for the string as it is; an escape (rare) makes room for the worst case of the rest. */
+  out_reserve (o, n + 2);
   if (o->oom)
     return;
   o->p[o->len++] = '"';
@@ -466,6 +532,10 @@ out_string (struct out *o, const char *s)
       o->len += (size_t) (p - run);
       if (*p == '\0')
         break;
+      /* The escape's 6 bytes and the rest of the string as it is. */
+      out_reserve (o, 6 + n - (size_t) (p - (const unsigned char *) s) + 1);
+      if (o->oom)
+        return;
       w = o->p + o->len;
       w[0] = '\\';
       switch (*p)
@@ -654,16 +724,16 @@ json_set (json_t *obj, const char *key, json_t *val, sbx_err *err)
         obj->u.object.values[i] = val;
         return 0;
       }
-  k = strdup (key);
-  keys = realloc ((void *) obj->u.object.keys, (obj->u.object.len + 1) * sizeof *keys);
+  k = t_strdup (key);
+  keys = t_grow ((void *) obj->u.object.keys, obj->u.object.len * sizeof *keys, (obj->u.object.len + 1) * sizeof *keys);
   if (keys)
     obj->u.object.keys = keys;
-  vals = realloc (obj->u.object.values, (obj->u.object.len + 1) * sizeof *vals);
+  vals = t_grow (obj->u.object.values, obj->u.object.len * sizeof *vals, (obj->u.object.len + 1) * sizeof *vals);
   if (vals)
     obj->u.object.values = vals;
   if (k == NULL || keys == NULL || vals == NULL)
     {
-      free (k);
+      t_free (k);
       json_free (val);
       return sbx_fail (err, ENOMEM, "set \"%s\"", key);
     }
@@ -681,7 +751,7 @@ json_take (json_t *obj, const char *key)
       {
         size_t rest = obj->u.object.len - i - 1;
         json_t *v = obj->u.object.values[i];
-        free ((char *) obj->u.object.keys[i]);
+        t_free ((char *) obj->u.object.keys[i]);
         memmove (&obj->u.object.keys[i], &obj->u.object.keys[i + 1], rest * sizeof (char *));
         memmove (&obj->u.object.values[i], &obj->u.object.values[i + 1], rest * sizeof (json_t *));
         obj->u.object.len--;
@@ -734,7 +804,7 @@ json_arr_push (json_t *arr, json_t *val, sbx_err *err)
       json_free (val);
       return sbx_fail (err, EINVAL, "append: not an array");
     }
-  vals = realloc (arr->u.array.values, (arr->u.array.len + 1) * sizeof *vals);
+  vals = t_grow (arr->u.array.values, arr->u.array.len * sizeof *vals, (arr->u.array.len + 1) * sizeof *vals);
   if (vals == NULL || val == NULL)
     {
       if (vals)
@@ -810,11 +880,25 @@ json_t *
 json_new_str (const char *s)
 {
   json_t *v = new_node (yajl_t_string);
-  if (v && (v->u.string = strdup (s)) == NULL)
+  if (v && (v->u.string = t_strdup (s)) == NULL)
     {
-      free (v);
+      t_free (v);
       return NULL;
     }
+  return v;
+}
+
+json_t *
+json_new_str_take (char *s)
+{
+  json_t *v = s ? new_node (yajl_t_string) : NULL;
+
+  if (v == NULL)
+    {
+      free (s);
+      return NULL;
+    }
+  v->u.string = s;
   return v;
 }
 
@@ -822,11 +906,14 @@ json_t *
 json_new_int (long long n)
 {
   json_t *v = new_node (yajl_t_number);
+  char text[32];
+
   if (v == NULL)
     return NULL;
-  if (asprintf (&v->u.number.r, "%lld", n) < 0)
+  snprintf (text, sizeof text, "%lld", n);
+  if ((v->u.number.r = t_strdup (text)) == NULL)
     {
-      free (v);
+      t_free (v);
       return NULL;
     }
   v->u.number.i = n;
@@ -850,9 +937,9 @@ json_dup (const json_t *v)
       if (c == NULL)
         return NULL;
       c->u.number = v->u.number;
-      if ((c->u.number.r = strdup (v->u.number.r)) == NULL)
+      if ((c->u.number.r = t_strdup (v->u.number.r)) == NULL)
         {
-          free (c);
+          t_free (c);
           return NULL;
         }
       return c;

@@ -69,6 +69,8 @@ bool json_num_int (const json_t *v, long long *out);
 json_t *json_new_obj (void);
 json_t *json_new_arr (void);
 json_t *json_new_str (const char *s);
+/* A string node that takes S (from malloc) instead of copying it: for large strings. */
+json_t *json_new_str_take (char *s);
 json_t *json_new_bool (bool b);
 json_t *json_new_int (long long n);
 json_t *json_new_null (void);

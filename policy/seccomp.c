@@ -161,21 +161,23 @@ fail:
 }
 
 /* What harden's result depends on, as the memo's key: this build of sbx (its code and embedded profiles), the
-   profile's bytes unless embedded, the capabilities and the engine's filter.  The kernel and libseccomp are added
-   by the memo itself.  Every variable part is length-prefixed. */
-static char *
-memo_body (const struct sbx_profile_src *src, const char **caps, size_t ncaps, const json_t *engine)
+   profile's bytes unless embedded, the capabilities, then the engine's filter as written.  The kernel and
+   libseccomp are added by the memo itself.  Every variable part but the last is length-prefixed. */
+static int
+memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *src, const char **caps, size_t ncaps,
+           const json_t *engine)
 {
-  cleanup_free char *engine_text = NULL;
-  char *body = NULL;
-  size_t body_len = 0, n;
+  cleanup_free char *engine_text = NULL, *prefix = NULL;
+  size_t prefix_len = 0, n;
   FILE *f;
 
-  if (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0)
-    return NULL;
-  f = open_memstream (&body, &body_len);
+  memset (m, 0, sizeof *m);
+  if (!sbx_seccomp_cache_enabled (dir)
+      || (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0))
+    return -1;
+  f = open_memstream (&prefix, &prefix_len);
   if (f == NULL)
-    return NULL;
+    return -1;
   fprintf (f, "build %s\nprofile %zu:%s\n", SBX_BUILD_ID, strlen (src->origin), src->origin);
   if (src->builtin)
     fprintf (f, "builtin\n");
@@ -188,13 +190,10 @@ memo_body (const struct sbx_profile_src *src, const char **caps, size_t ncaps, c
   fprintf (f, "caps %zu\n", ncaps);
   for (size_t i = 0; i < ncaps; i++)
     fprintf (f, "%zu:%s\n", strlen (caps[i]), caps[i]);
-  fprintf (f, "engine %s", engine_text ? engine_text : "none");
+  fprintf (f, "engine ");
   if (fclose (f) != 0)
-    {
-      free (body);
-      return NULL;
-    }
-  return body;
+    return -1;
+  return sbx_memo_open (m, dir, prefix, engine_text ? engine_text : "none");
 }
 
 /* The memo's value: {"seccomp": the filter, "notes": what to tell the engine again}. */
@@ -218,7 +217,7 @@ memo_apply (json_t *linux_, const char *value, size_t len, char *notes, size_t n
 }
 
 static void
-memo_store (const char *dir, const char *body, json_t *linux_, const char *notes)
+memo_store (const struct sbx_memo *m, json_t *linux_, const char *notes)
 {
   cleanup_free char *value = NULL;
   json_t *v = json_new_obj ();
@@ -234,7 +233,7 @@ memo_store (const char *dir, const char *body, json_t *linux_, const char *notes
     }
   json_free (v);
   /* An unwritable cache only costs the next start the same work again. */
-  (void) sbx_memo_put (dir, body, value, len, &err);
+  (void) sbx_memo_put (m, value, len, &err);
 }
 
 int
@@ -242,12 +241,13 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
   static char chosen[4096];
   cleanup_free const char **caps = NULL;
-  cleanup_free char *body = NULL, *value = NULL;
+  cleanup_free char *value = NULL;
   json_t *annotations, *linux_, *engine;
   struct sbx_profile_src src;
   const char *name, *memo_dir = NULL;
   char notes[1024] = "";
   size_t ncaps, value_len;
+  struct sbx_memo memo;
   bool had_bpf;
 
   if (json_get_typed (spec, "annotations", JSON_OBJECT, &annotations, err) < 0)
@@ -272,22 +272,22 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
      profile's parse, resolution and intersection.  Only a runtime (a configuration) keeps one. */
   if (ctx->cfg && sbx_config_bool (ctx->cfg, "seccomp_memo", true))
     memo_dir = sbx_seccomp_cache_dir (ctx->cfg);
-  if (sbx_seccomp_cache_enabled (memo_dir))
-    body = memo_body (&src, caps, ncaps, engine);
-  if (body && sbx_memo_get (memo_dir, body, &value, &value_len)
-      && memo_apply (linux_, value, value_len, notes, sizeof notes))
+  memo_open (&memo, memo_dir, &src, caps, ncaps, engine);
+  if (sbx_memo_get (&memo, &value, &value_len) && memo_apply (linux_, value, value_len, notes, sizeof notes))
     ctx->note (SBX_DEBUG, "container %s: seccomp filter from the hardening memo in %s",
                ctx->container_id ? ctx->container_id : "?", memo_dir);
   else
     {
       if (harden (linux_, &src, caps, ncaps, notes, sizeof notes, err) < 0)
         {
+          sbx_memo_close (&memo);
           sbx_profile_src_free (&src);
           return sbx_wrap (err, "seccomp profile %s", name);
         }
-      if (body)
-        memo_store (memo_dir, body, linux_, notes);
+      if (memo.key)
+        memo_store (&memo, linux_, notes);
     }
+  sbx_memo_close (&memo);
   sbx_profile_src_free (&src);
   if (notes[0])
     ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s",

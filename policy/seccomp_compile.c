@@ -41,9 +41,8 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
     }
   if (json_obj_ensure (spec, "annotations", &annotations, err) < 0)
     return -1;
-  if (json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str (b64), err) < 0)
-    return -1;
-  if (json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str (saved), err) < 0)
+  if (json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str_take (steal_pointer (&b64)), err) < 0
+      || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str_take (steal_pointer (&saved)), err) < 0)
     return -1;
   /* crun parses linux.seccomp even when it loads the annotation instead (about 15 ms for a full profile, three
      times its own start): leave only what it still reads there (flags, listener).  The stand-in fails closed:

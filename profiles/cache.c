@@ -56,20 +56,28 @@ fnv1a (uint64_t h, const void *data, size_t len)
 /* The whole key, stored in the entry and compared on a hit: a hash collision can never hand out another filter.
    FORMAT names what the entry holds; BODY is what it was computed from. */
 static int
-key_of (const char *format, const char *body, char **key, size_t *len, sbx_err *err)
+key_of (const char *format, const char *body, const char *body2, char **key, size_t *len, sbx_err *err)
 {
   const struct scmp_version *v = seccomp_version ();
   struct utsname u;
+  char head[512];
+  size_t hlen, blen = strlen (body), b2len = body2 ? strlen (body2) : 0;
   int n;
 
   if (uname (&u) < 0)
     return sbx_fail (err, errno, "uname");
   /* The kernel matters: libseccomp probes which actions it supports while generating the program. */
-  n = asprintf (key, "%s\n%s %s\nlibseccomp %u.%u.%u\n%s", format, u.release, u.machine, v->major, v->minor,
-                v->micro, body);
-  if (n < 0)
+  n = snprintf (head, sizeof head, "%s\n%s %s\nlibseccomp %u.%u.%u\n", format, u.release, u.machine, v->major,
+                v->minor, v->micro);
+  if (n < 0 || (size_t) n >= sizeof head)
+    return sbx_fail (err, ENAMETOOLONG, "seccomp cache key");
+  hlen = (size_t) n;
+  if ((*key = malloc (hlen + blen + b2len + 1)) == NULL)
     return sbx_fail (err, ENOMEM, "seccomp cache key");
-  *len = (size_t) n;
+  memcpy (*key, head, hlen);
+  memcpy (*key + hlen, body, blen);
+  memcpy (*key + hlen + blen, body2 ? body2 : "", b2len + 1);
+  *len = hlen + blen + b2len;
   return 0;
 }
 
@@ -184,7 +192,7 @@ sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **js
 
   *b64 = NULL;
   *hit = false;
-  if (json_serialize (seccomp, &text, &text_len, err) < 0 || key_of (CACHE_FORMAT, text, &key, &key_len, err) < 0)
+  if (json_serialize (seccomp, &text, &text_len, err) < 0 || key_of (CACHE_FORMAT, text, NULL, &key, &key_len, err) < 0)
     return sbx_wrap (err, "seccomp cache key");
   snprintf (name, sizeof name, "%016" PRIx64 ".bpf", fnv1a (0xcbf29ce484222325ULL, key, key_len));
   if (sbx_seccomp_cache_enabled (dir))
@@ -227,44 +235,47 @@ sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **js
   return 0;
 }
 
-/* The memo's file name: the key's hash (the whole key is in the entry and compared). */
-static int
-memo_key (const char *body, char **key, size_t *key_len, char name[32], sbx_err *err)
+int
+sbx_memo_open (struct sbx_memo *m, const char *dir, const char *prefix, const char *text)
 {
-  if (key_of (MEMO_FORMAT, body, key, key_len, err) < 0)
+  sbx_err err;
+
+  memset (m, 0, sizeof *m);
+  if (!sbx_seccomp_cache_enabled (dir) || key_of (MEMO_FORMAT, prefix, text, &m->key, &m->key_len, &err) < 0)
     return -1;
-  snprintf (name, 32, "%016" PRIx64 ".memo", fnv1a (0xcbf29ce484222325ULL, *key, *key_len));
+  m->dir = dir;
+  /* The file is named by the key's hash; the whole key is in the entry and compared. */
+  snprintf (m->name, sizeof m->name, "%016" PRIx64 ".memo", fnv1a (0xcbf29ce484222325ULL, m->key, m->key_len));
   return 0;
 }
 
 bool
-sbx_memo_get (const char *dir, const char *body, char **val, size_t *val_len)
+sbx_memo_get (const struct sbx_memo *m, char **val, size_t *val_len)
 {
   cleanup_close int dirfd = -1;
-  cleanup_free char *key = NULL;
-  size_t key_len;
-  char name[32];
-  sbx_err err;
 
-  if (!sbx_seccomp_cache_enabled (dir) || memo_key (body, &key, &key_len, name, &err) < 0
-      || (dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+  if (m->key == NULL || (dirfd = open (m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return false;
-  return lookup (dirfd, name, MAGIC_MEMO, key, key_len, SBX_MEMO_VALUE_MAX, val, val_len);
+  return lookup (dirfd, m->name, MAGIC_MEMO, m->key, m->key_len, SBX_MEMO_VALUE_MAX, val, val_len);
 }
 
 int
-sbx_memo_put (const char *dir, const char *body, const char *val, size_t val_len, sbx_err *err)
+sbx_memo_put (const struct sbx_memo *m, const char *val, size_t val_len, sbx_err *err)
 {
   cleanup_close int dirfd = -1;
-  cleanup_free char *key = NULL;
-  size_t key_len;
-  char name[32];
 
-  if (!sbx_seccomp_cache_enabled (dir))
+  if (m->key == NULL)
     return 0;
   if (val_len == 0 || val_len > SBX_MEMO_VALUE_MAX)
     return sbx_fail (err, EINVAL, "memo value of %zu bytes", val_len);
-  if (memo_key (body, &key, &key_len, name, err) < 0 || (dirfd = open_dir (dir, err)) < 0)
+  if ((dirfd = open_dir (m->dir, err)) < 0)
     return -1;
-  return store (dirfd, name, MAGIC_MEMO, key, key_len, val, val_len, err);
+  return store (dirfd, m->name, MAGIC_MEMO, m->key, m->key_len, val, val_len, err);
+}
+
+void
+sbx_memo_close (struct sbx_memo *m)
+{
+  free (m->key);
+  memset (m, 0, sizeof *m);
 }

@@ -164,12 +164,22 @@ const char *sbx_seccomp_cache_dir (const struct sbx_config *cfg);
 /* False for an empty DIR or "off". */
 bool sbx_seccomp_cache_enabled (const char *dir);
 
-/* The hardening memo, beside the BPF entries: a value computed from exactly BODY (a string) on this kernel and
-   libseccomp.  The whole key is stored and compared, so a hash collision is a miss, never another container's
-   value; a missing, foreign or corrupt entry is a miss; writers race safely. */
+/* The hardening memo, beside the BPF entries in DIR: a value computed from exactly PREFIX and TEXT (strings, TEXT
+   may be NULL) on this kernel and libseccomp.  The whole key is stored and compared, so a hash collision is a
+   miss, never another container's value; a missing, foreign or corrupt entry is a miss; writers race safely.
+   sbx_memo_open fails when DIR is off (get then misses and put does nothing). */
 #define SBX_MEMO_VALUE_MAX (1u << 20)
-bool sbx_memo_get (const char *dir, const char *body, char **val, size_t *val_len);
-int sbx_memo_put (const char *dir, const char *body, const char *val, size_t val_len, sbx_err *err);
+struct sbx_memo
+{
+  const char *dir;
+  char *key;
+  size_t key_len;
+  char name[32];
+};
+int sbx_memo_open (struct sbx_memo *m, const char *dir, const char *prefix, const char *text);
+bool sbx_memo_get (const struct sbx_memo *m, char **val, size_t *val_len);
+int sbx_memo_put (const struct sbx_memo *m, const char *val, size_t val_len, sbx_err *err);
+void sbx_memo_close (struct sbx_memo *m);
 
 /* Run the OCI bundle BUNDLE with CRUN (crun hands the listener over without running a syscall under the new
    filter first, so every syscall can be observed): syscalls outside BASE's ALLOW rules (all of them when BASE is

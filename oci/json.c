@@ -502,12 +502,13 @@ out_raw (struct out *o, const char *s, size_t n)
     }
 }
 
-/* Bytes that JSON strings cannot hold as they are: control characters, the quote and the backslash. */
-static bool
-needs_escape (unsigned char c)
-{
-  return c < 0x20 || c == '"' || c == '\\';
-}
+/* Bytes that JSON strings cannot hold as they are (control characters, the quote and the backslash), and NUL,
+   which ends a string: a table, since this test runs on every byte written. */
+static const bool stops_run[256] = {
+  [0 ... 0x1f] = true,
+  ['"'] = true,
+  ['\\'] = true,
+};
 
 static void
 out_string (struct out *o, const char *s)
@@ -526,7 +527,7 @@ out_string (struct out *o, const char *s)
       const unsigned char *run = p;
       char *w;
 
-      while (*p && !needs_escape (*p))
+      while (!stops_run[*p])
         p++;
       memcpy (o->p + o->len, run, (size_t) (p - run));
       o->len += (size_t) (p - run);

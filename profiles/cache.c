@@ -16,10 +16,10 @@
 #include "profile.h"
 
 #define SBX_SECCOMP_CACHE_DEFAULT "/var/cache/sbx/seccomp"
-#define MAGIC_BPF "SBXBPF1"
-#define MAGIC_MEMO "SBXMEM1"
+#define MAGIC_BPF "SBXBPF2"
+#define MAGIC_MEMO "SBXMEM2"
 /* Bumped when what sbx feeds libseccomp for a given JSON changes. */
-#define CACHE_FORMAT "sbx-seccomp-cache/1"
+#define CACHE_FORMAT "sbx-seccomp-cache/2"
 #define MEMO_FORMAT "sbx-hardening-memo/1"
 
 struct entry_header
@@ -43,14 +43,24 @@ sbx_seccomp_cache_enabled (const char *dir)
   return dir && *dir && strcmp (dir, "off") != 0;
 }
 
+/* A 64-bit hash of DATA, eight bytes a step: names entries by their key and checksums their contents (not a
+   defence against forgery: the cache is root's, and every entry holds its whole key). */
 static uint64_t
-fnv1a (uint64_t h, const void *data, size_t len)
+hash64 (const void *data, size_t len)
 {
   const unsigned char *p = data;
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ p[i]) * 0x100000001b3ULL;
-  return h;
+  for (; len >= 8; p += 8, len -= 8)
+    {
+      memcpy (&w, p, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+  w = 0;
+  memcpy (&w, p, len);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 29);
 }
 
 /* The whole key, stored in the entry and compared on a hit: a hash collision can never hand out another filter.
@@ -101,7 +111,7 @@ lookup (int dirfd, const char *name, const char *magic, const char *key, size_t 
   memcpy (&h, buf, sizeof h);
   if (memcmp (h.magic, magic, sizeof h.magic) != 0 || h.key_len != key_len || h.val_len == 0
       || len != sizeof h + (size_t) h.key_len + h.val_len
-      || h.checksum != fnv1a (0xcbf29ce484222325ULL, buf + sizeof h, len - sizeof h)
+      || h.checksum != hash64 (buf + sizeof h, len - sizeof h)
       || memcmp (buf + sizeof h, key, key_len) != 0)
     return false;
   *val_len = h.val_len;
@@ -125,7 +135,7 @@ store (int dirfd, const char *name, const char *magic, const char *key, size_t k
   memcpy (h.magic, magic, sizeof h.magic);
   memcpy (buf + sizeof h, key, key_len);
   memcpy (buf + sizeof h + key_len, val, val_len);
-  h.checksum = fnv1a (0xcbf29ce484222325ULL, buf + sizeof h, len - sizeof h);
+  h.checksum = hash64 (buf + sizeof h, len - sizeof h);
   memcpy (buf, &h, sizeof h);
   /* Temporary file + rename: concurrent writers of one key each install a complete entry.  Not flushed: an entry
      lost in a crash is a miss, and a torn one fails its checksum. */
@@ -194,7 +204,7 @@ sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **js
   *hit = false;
   if (json_serialize (seccomp, &text, &text_len, err) < 0 || key_of (CACHE_FORMAT, text, NULL, &key, &key_len, err) < 0)
     return sbx_wrap (err, "seccomp cache key");
-  snprintf (name, sizeof name, "%016" PRIx64 ".bpf", fnv1a (0xcbf29ce484222325ULL, key, key_len));
+  snprintf (name, sizeof name, "%016" PRIx64 ".bpf", hash64 (key, key_len));
   if (sbx_seccomp_cache_enabled (dir))
     {
       dirfd = open_dir (dir, err);
@@ -245,7 +255,7 @@ sbx_memo_open (struct sbx_memo *m, const char *dir, const char *prefix, const ch
     return -1;
   m->dir = dir;
   /* The file is named by the key's hash; the whole key is in the entry and compared. */
-  snprintf (m->name, sizeof m->name, "%016" PRIx64 ".memo", fnv1a (0xcbf29ce484222325ULL, m->key, m->key_len));
+  snprintf (m->name, sizeof m->name, "%016" PRIx64 ".memo", hash64 (m->key, m->key_len));
   return 0;
 }
 

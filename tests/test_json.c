@@ -1,4 +1,5 @@
 /* test_json.c - oci/json: round-trip fidelity and refusal of hostile documents. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,23 @@ main (void)
   tap_is_str (s, "{\"e\":[],\"o\":{},\"z\":0}", "round trip keeps empty containers");
   free (s);
 
+  /* Escapes written back as yajl_gen wrote them: quote, backslash, the named controls, \u00XX for the rest. */
+  s = roundtrip ("{\"k\\\"ey\":\"a\\\\b\\/c\\t\\n\\r\\b\\f\\u0001\\u001f\\u007f end\"}");
+  tap_is_str (s, "{\"k\\\"ey\":\"a\\\\b/c\\t\\n\\r\\b\\f\\u0001\\u001F\x7f end\"}",
+              "strings and keys: every byte JSON cannot hold is escaped, nothing else");
+  free (s);
+  /* A long string with escapes far apart: the writer's buffer grows as it meets them. */
+  {
+    char in[70000], *p = in;
+    p += sprintf (p, "[\"");
+    for (int i = 0; i < 2000; i++)
+      p += sprintf (p, "%030d\\\"", i);
+    sprintf (p, "\"]");
+    s = roundtrip (in);
+    tap_ok (s && strcmp (s, in) == 0, "a 64 KiB string with 2000 escapes round-trips");
+    free (s);
+  }
+
   /* Hostile input. */
   tap_ok (parse_fails ("{\"a\":1,\"a\":2}", "collide"), "duplicate keys are refused");
   tap_ok (parse_fails ("{\"linux\":{\"seccomp\":{},\"Seccomp\":{}}}", "collide"),
@@ -53,6 +71,10 @@ main (void)
   tap_ok (parse_fails ("{\"\xc5\xbf" "eccomp\":1,\"seccomp\":2}", "collide"),
           "U+017F long s folds to s as in Go's decoder");
   tap_ok (parse_fails ("{\"a\":", "invalid JSON"), "truncated JSON is refused");
+  tap_ok (parse_fails ("{\"a\":[1,{\"b\":\"x\",\"c\":[true,", "invalid JSON"),
+          "JSON truncated inside nested containers is refused (what was built is freed)");
+  tap_ok (parse_fails ("{\"x\":[{\"k\":1,\"K\":2}],\"y\":3}", "collide"),
+          "colliding keys in a nested object are refused where they are");
   {
     char deep[400];
     memset (deep, '[', 200);
@@ -75,6 +97,19 @@ main (void)
     json_parse ("{\"Seccomp\":{}}", 14, "t", &v, &err);
     tap_ok (json_get (v, "seccomp", &got, &err) < 0 && strstr (err.msg, "ambiguous"),
             "json_get refuses a key the delegate would read as the field asked for");
+    json_free (v);
+  }
+
+  /* A large string adopted, not copied. */
+  {
+    json_t *v = json_new_obj ();
+    sbx_err err;
+    char *out;
+    size_t len;
+    json_set (v, "big", json_new_str_take (strdup ("taken")), &err);
+    json_serialize (v, &out, &len, &err);
+    tap_is_str (out, "{\"big\":\"taken\"}", "json_new_str_take: the node holds the caller's string");
+    free (out);
     json_free (v);
   }
 

@@ -163,13 +163,38 @@ base64 (const unsigned char *in, size_t len)
   return out;
 }
 
+/* The cache hands programs to crun and filters to every container: only a directory that nobody but sbx's own
+   user can write is trusted (a spoofed entry would be a spoofed filter). */
 static int
-open_dir (const char *dir, sbx_err *err)
+trusted_dir (int fd, const char *dir, sbx_err *err)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+      close (fd);
+      return sbx_fail (err, saved, "seccomp cache %s", dir);
+    }
+  if (st.st_uid != geteuid () || (st.st_mode & 022))
+    {
+      close (fd);
+      return sbx_fail (err, EPERM, "seccomp cache %s is not private (owner %u, mode %o): not used", dir,
+                       (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+    }
+  return fd;
+}
+
+/* The cache directory, created (private) when CREATE and missing. */
+static int
+open_dir (const char *dir, bool create, sbx_err *err)
 {
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-  if (fd >= 0 || errno != ENOENT)
-    return fd >= 0 ? fd : sbx_fail (err, errno, "open seccomp cache %s", dir);
+  if (fd >= 0)
+    return trusted_dir (fd, dir, err);
+  if (errno != ENOENT || !create)
+    return sbx_fail (err, errno, "open seccomp cache %s", dir);
   /* Create the missing levels (e.g. /var/cache/sbx/seccomp) private to root. */
   {
     cleanup_free char *p = strdup (dir);
@@ -187,7 +212,7 @@ open_dir (const char *dir, sbx_err *err)
       }
   }
   fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  return fd >= 0 ? fd : sbx_fail (err, errno, "open seccomp cache %s", dir);
+  return fd >= 0 ? trusted_dir (fd, dir, err) : sbx_fail (err, errno, "open seccomp cache %s", dir);
 }
 
 int
@@ -207,7 +232,7 @@ sbx_bpf_cache_b64 (const json_t *seccomp, const char *dir, char **b64, char **js
   snprintf (name, sizeof name, "%016" PRIx64 ".bpf", hash64 (key, key_len));
   if (sbx_seccomp_cache_enabled (dir))
     {
-      dirfd = open_dir (dir, err);
+      dirfd = open_dir (dir, true, err);
       if (dirfd < 0)
         return -1;
       *hit = lookup (dirfd, name, MAGIC_BPF, key, key_len, BPF_MAXINSNS * sizeof (struct sock_filter), &bpf,
@@ -263,8 +288,9 @@ bool
 sbx_memo_get (const struct sbx_memo *m, char **val, size_t *val_len)
 {
   cleanup_close int dirfd = -1;
+  sbx_err err;
 
-  if (m->key == NULL || (dirfd = open (m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+  if (m->key == NULL || (dirfd = open_dir (m->dir, false, &err)) < 0)
     return false;
   return lookup (dirfd, m->name, MAGIC_MEMO, m->key, m->key_len, SBX_MEMO_VALUE_MAX, val, val_len);
 }
@@ -278,7 +304,7 @@ sbx_memo_put (const struct sbx_memo *m, const char *val, size_t val_len, sbx_err
     return 0;
   if (val_len == 0 || val_len > SBX_MEMO_VALUE_MAX)
     return sbx_fail (err, EINVAL, "memo value of %zu bytes", val_len);
-  if ((dirfd = open_dir (m->dir, err)) < 0)
+  if ((dirfd = open_dir (m->dir, true, err)) < 0)
     return -1;
   return store (dirfd, m->name, MAGIC_MEMO, m->key, m->key_len, val, val_len, err);
 }

@@ -761,6 +761,31 @@ test_memo (void)
     ok (all_same, "memo: %d corrupt entries are misses, and those starts are hardened from scratch", n);
   }
 
+  /* A cache directory others can write is not trusted: no entry read from it or written to it, and crun gets
+     the JSON filter (it compiles it itself). */
+  {
+    char open_dir_[] = "/tmp/sbx-test-memo-open.XXXXXX", cmd[700];
+    cleanup_free char *a = NULL, *b = NULL;
+    bool h1, h2;
+    FILE *p;
+    int entries = -1;
+    if (mkdtemp (open_dir_) && chmod (open_dir_, 0777) == 0)
+      {
+        a = memo_harden (variants[1], open_dir_, true, &h1);
+        b = memo_harden (variants[1], open_dir_, true, &h2);
+        snprintf (cmd, sizeof cmd, "ls -A %s | wc -l", open_dir_);
+        if ((p = popen (cmd, "r")) != NULL)
+          {
+            if (fscanf (p, "%d", &entries) != 1)
+              entries = -1;
+            pclose (p);
+          }
+        rmdir (open_dir_);
+      }
+    ok (a && b && !h1 && !h2 && entries == 0 && !strstr (b, "run.oci.seccomp_bpf_data"),
+        "memo and BPF cache: a world-writable directory is never used (%d entries)", entries);
+  }
+
   snprintf (path, sizeof path, "rm -rf %s %s", dir, profiles);
   if (system (path) != 0)
     printf ("# could not remove %s\n", dir);

@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void
@@ -107,6 +109,23 @@ sbx_write_all (int fd, const void *buf, size_t len)
   return 0;
 }
 
+/* 48 bits for a temporary file's name.  Random when the kernel can say so without blocking, which it cannot on a
+   machine that has not seeded its generator yet (a VM early in boot): containers must start there too, so then
+   the pid, the clock and a counter. */
+static uint64_t
+temp_tag (void)
+{
+  static uint64_t counter;
+  struct timespec ts;
+  uint64_t r;
+
+  if (getrandom (&r, sizeof r, GRND_NONBLOCK) == (ssize_t) sizeof r
+      || getrandom (&r, sizeof r, GRND_INSECURE) == (ssize_t) sizeof r)
+    return r;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ((uint64_t) getpid () << 32) ^ (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 20) ^ (++counter << 40);
+}
+
 int
 sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                   sbx_err *err)
@@ -119,17 +138,19 @@ sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mo
                    bool sync, sbx_err *err)
 {
   char tmp[256];
-  unsigned char rnd[6];
   cleanup_close int fd = -1;
 
-  /* A random name created with O_EXCL|O_NOFOLLOW: nothing planted in the bundle directory can redirect it. */
-  if (getrandom (rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
-    return sbx_fail (err, errno, "write %s: no randomness for a temporary name", name);
-  snprintf (tmp, sizeof tmp, ".%s.sbx-%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-            rnd[5]);
-  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return sbx_fail (err, errno, "create temporary file %s", tmp);
+  /* The temporary file is created with O_EXCL|O_NOFOLLOW, so nothing planted in the directory can redirect the
+     write; its name only has to be new, and a taken one is replaced by another. */
+  for (int attempt = 0; fd < 0; attempt++)
+    {
+      uint64_t tag = temp_tag ();
+
+      snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, tag & (uint64_t) 0xffffffffffff);
+      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 && (errno != EEXIST || attempt == 16))
+        return sbx_fail (err, errno, "create temporary file %s", tmp);
+    }
   if (sbx_write_all (fd, data, len) < 0)
     goto fail;
   if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)

@@ -28,6 +28,19 @@ ip link set lo up
 dmesg -n 1
 ulimit -n 65536 2>/dev/null
 
+# Seed the kernel's CRNG before any test, as every real host has it seeded by the time containers start (RDRAND,
+# virtio-rng, a bootloader seed or systemd-random-seed). This guest has none of those (qemu64 under TCG has no
+# RDRAND) and almost no device interrupts, so the pool would otherwise stay unseeded until something happened to
+# block on it, and getrandom(GRND_NONBLOCK) would fail with EAGAIN for a stretch that depends on the machine's
+# speed and on test order (sbx-runtime's config.json rewrite failed that way). A blocking read makes the kernel
+# seed it from timer jitter (6.1: seconds, even under TCG).
+t=$(date +%s)
+if timeout 120 head -c 1 /dev/random >/dev/null; then
+  say "crng seeded in $(($(date +%s) - t))s: $(dmesg | grep -m1 'crng init done')"
+else
+  say "crng could not be seeded in 120s: tests that need non-blocking randomness will fail"
+fi
+
 cmdline=$(cat /proc/cmdline)
 arg () { local a; for a in $cmdline; do case $a in "$1="*) echo "${a#*=}"; return ;; esac; done; }
 files=$(arg sbx.files); filter=$(arg sbx.filter)

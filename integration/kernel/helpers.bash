@@ -108,7 +108,7 @@ sbx_has () {
 start_detached () {
   local rt=$1 b=$2 id=$3
   rt_cmd "$rt" run -d --bundle "$b" "$id" </dev/null >"$BATS_TEST_TMPDIR/$id.out" 2>&1 3>&- ||
-    { cat "$BATS_TEST_TMPDIR/$id.out"; return 1; }
+    { echo "start_detached $rt $id: run -d failed:" >&2; cat "$BATS_TEST_TMPDIR/$id.out" >&2; return 1; }
   rt_cmd "$rt" state "$id" | jq -r .pid
 }
 

@@ -266,10 +266,25 @@ b_number (void *ctx, const char *s, size_t len)
   return b_add (ctx, v);
 }
 
+/* A \u0000 escape decodes to a NUL byte, which would cut the C string short here but not in the delegate. */
+static int
+b_nul (struct builder *b, const unsigned char *s, size_t len)
+{
+  if (memchr (s, '\0', len) == NULL)
+    return 0;
+  sbx_fail (b->err, EINVAL, "%s: a string holds a NUL character (\\u0000)", b->what);
+  b->failed = true;
+  return 1;
+}
+
 static int
 b_string (void *ctx, const unsigned char *s, size_t len)
 {
-  json_t *v = new_node (yajl_t_string);
+  json_t *v;
+
+  if (b_nul (ctx, s, len))
+    return 0;
+  v = new_node (yajl_t_string);
 
   if (v == NULL || (v->u.string = copy_text (s, len)) == NULL)
     {
@@ -284,6 +299,8 @@ b_key (void *ctx, const unsigned char *s, size_t len)
 {
   struct builder *b = ctx;
 
+  if (b_nul (b, s, len))
+    return 0;
   if ((b->pending_key = copy_text (s, len)) == NULL)
     return b_fail (b, ENOMEM, "out of memory");
   return 1;

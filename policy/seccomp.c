@@ -172,7 +172,8 @@ memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *sr
   FILE *f;
 
   memset (m, 0, sizeof *m);
-  if (!sbx_seccomp_cache_enabled (dir)
+  /* The key is a string: a profile file holding a NUL (refused when parsed anyway) gets no memo. */
+  if (!sbx_seccomp_cache_enabled (dir) || (!src->builtin && memchr (src->data, '\0', src->len))
       || (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0))
     return -1;
   f = open_memstream (&prefix, &prefix_len);

@@ -71,6 +71,8 @@ main (void)
   tap_ok (parse_fails ("{\"\xc5\xbf" "eccomp\":1,\"seccomp\":2}", "collide"),
           "U+017F long s folds to s as in Go's decoder");
   tap_ok (parse_fails ("{\"a\":", "invalid JSON"), "truncated JSON is refused");
+  tap_ok (parse_fails ("{\"names\":[\"read\\u0000x\"]}", "NUL") && parse_fails ("{\"a\\u0000b\":1}", "NUL"),
+          "a \\u0000 escape in a string or a key is refused (it would cut the name short for sbx only)");
   tap_ok (parse_fails ("{\"a\":[1,{\"b\":\"x\",\"c\":[true,", "invalid JSON"),
           "JSON truncated inside nested containers is refused (what was built is freed)");
   tap_ok (parse_fails ("{\"x\":[{\"k\":1,\"K\":2}],\"y\":3}", "collide"),

@@ -76,31 +76,34 @@ printf 'int main(void){return 0;}\n' | ${CC:-cc} -static -O2 -x c -o "$noop" -
 printf '#include <unistd.h>\nint main(int c,char**v){(void)c;execv(v[1],v+1);return 127;}\n' |
 	${CC:-cc} -static-pie -fPIE -O2 -x c -o "$d/noop/wrap" -
 
+# start_row RT BUNDLE FRONT PREP CMD: a table row: RT alone on the hardened spec against CMD (after PREP).
+start_row() {
+	local rt=$1 b=$2 front=$3 a m r
+	read -r a m r < <(pair "$rt-${front%% *}-$(fs_of "$b")" "cp $d/hardened-$rt.json $b/config.json" \
+		"$(command -v "$rt") --root $d/root run --bundle $b b-$rt" "$4" "$5")
+	printf '| %s | %s | %s | %.2f | %.2f | %.3f |\n' "$rt" "$(fs_of "$b")" "$front" "$a" "$m" "$r" >>"$d/report.md"
+}
+# The tmpfs bundle when there is one.
+fast=${t:+$t/bundle}
+fast=${fast:-$d/bundle}
+
 for rt in crun runc; do
-	bin=$(command -v "$rt")
 	# The spec this delegate gets from sbx (crun: precompiled BPF beside a kill-all stand-in; runc: the JSON filter).
 	cp "$d/engine.json" "$d/bundle/config.json"
 	SBX_RUNTIME=$rt "$REPO/bin/sbx-runtime" --root "$d/root" run --bundle "$d/bundle" "warm-$rt" >/dev/null
 	cp "$d/bundle/config.json" "$d/hardened-$rt.json"
 	for b in ${t:+"$t/bundle"} "$d/bundle"; do
 		# SBX_RUNTIME comes from the environment, as an engine's would: no extra exec on sbx's side.
-		read -r a m r < <(SBX_RUNTIME=$rt pair "$rt-$(fs_of "$b")" \
-			"cp $d/hardened-$rt.json $b/config.json" "$bin --root $d/root run --bundle $b b-$rt" \
-			"cp $d/engine.json $b/config.json" "$REPO/bin/sbx-runtime --root $d/root run --bundle $b b-$rt")
-		printf '| %s | %s | sbx-runtime | %.2f | %.2f | %.3f |\n' "$rt" "$(fs_of "$b")" "$a" "$m" "$r" >>"$d/report.md"
+		SBX_RUNTIME=$rt start_row "$rt" "$b" sbx-runtime "cp $d/engine.json $b/config.json" \
+			"$REPO/bin/sbx-runtime --root $d/root run --bundle $b b-$rt"
 	done
-	b=${t:+$t/bundle}
-	b=${b:-$d/bundle}
-	read -r a m r < <(pair "$rt-floor" \
-		"cp $d/hardened-$rt.json $b/config.json" "$bin --root $d/root run --bundle $b b-$rt" \
-		"cp $d/hardened-$rt.json $b/config.json" "$d/noop/wrap $bin --root $d/root run --bundle $b b-$rt")
-	printf '| %s | %s | floor: exec only | %.2f | %.2f | %.3f |\n' "$rt" "$(fs_of "$b")" "$a" "$m" "$r" >>"$d/report.md"
+	start_row "$rt" "$fast" "floor: exec only" "cp $d/hardened-$rt.json $fast/config.json" \
+		"$d/noop/wrap $(command -v "$rt") --root $d/root run --bundle $fast b-$rt"
 done
 
 # sbx's own work without a container, on the engine's spec: what the ratios above contain.  The no-op delegate is
 # static, like sbx-runtime, so the difference is sbx's exec and work alone.
-b=${t:+$t/bundle}
-b=${b:-$d/bundle}
+b=$fast
 read -r a m r < <(SBX_RUNTIME=$noop pair rewrite "cp $d/engine.json $b/config.json" "$noop create --bundle $b x" \
 	"cp $d/engine.json $b/config.json" "$REPO/bin/sbx-runtime create --bundle $b x")
 # The first start of a filter sbx has not seen (memo and BPF cache empty): what one new engine profile costs once.

@@ -196,6 +196,32 @@ teardown() {
 	[ "$(stat -c %s "$T"/cache/*.bpf)" -eq "$size" ]
 }
 
+@test "crun cache: bounded at 2048 entries (the older half goes), stale temporaries removed, the new entries kept" {
+	local before
+	bundle_edit '.process.args = ["/bin/sbx-probe", "finit_module"]'
+	mkdir -p "$T/cache"
+	chmod 700 "$T/cache"
+	# 2100 entries of two days ago, as many distinct filters (a custom profile per container) would leave.
+	(cd "$T/cache" && seq 1 2100 | xargs printf '%016x.bpf\n' | xargs touch -d '2 days ago')
+	touch -d '2 hours ago' "$T/cache/.x.bpf.sbx-0123456789ab"
+	before=$(ls "$T/cache" | wc -l)
+	[ "$before" -eq 2100 ]
+	run sbx_rt crun --debug run --bundle "$T/bundle" "$(new_id b1)"
+	expect_line "finit_module 1 EPERM"
+	grep -q "miss, compiled" <<<"$output" || { show; false; }
+	n=$(ls "$T/cache" | wc -l)
+	[ "$n" -le 1030 ] && [ "$n" -ge 1024 ] || { echo "entries: $n"; false; }
+	[ ! -e "$T/cache/.x.bpf.sbx-0123456789ab" ]
+	# What this start stored is the newest: it survived, and serves the next start.
+	[ "$(find "$T/cache" -newermt '1 hour ago' -name '*.memo' | wc -l)" -eq 1 ]
+	bundle_reset
+	bundle_edit '.process.args = ["/bin/sbx-probe", "finit_module"]'
+	run sbx_rt crun --debug run --bundle "$T/bundle" "$(new_id b2)"
+	expect_line "finit_module 1 EPERM"
+	grep -q "seccomp filter from the hardening memo" <<<"$output" || { show; false; }
+	grep -q "seccomp BPF from cache $T/cache (hit)" <<<"$output" || { show; false; }
+}
+
 # A seccomp listener in Python: receives the notify fd from the runtime, answers every notification with EACCES
 # and records the syscall numbers it saw.
 start_listener() {

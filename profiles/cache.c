@@ -1,5 +1,6 @@
 /* cache.c - compiled filters kept on disk so a container start hands crun BPF without running libseccomp. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/util.h"
@@ -122,6 +124,72 @@ lookup (int dirfd, const char *name, const char *magic, const char *key, size_t 
   return true;
 }
 
+struct aged
+{
+  char name[64];
+  time_t mtime;
+};
+
+static int
+older_first (const void *a, const void *b)
+{
+  const struct aged *x = a, *y = b;
+  return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+/* The cache is bounded: whoever may choose a container's filter or capabilities (a custom profile per container)
+   must not be able to fill the disk with entries.  Past SBX_CACHE_MAX_ENTRIES the older half goes (a hot entry
+   is rebuilt at its next miss), and so do temporary files a crashed writer left behind.  Runs after a miss only. */
+static void
+prune (int dirfd)
+{
+  cleanup_free struct aged *all = NULL;
+  size_t n = 0, cap = 0;
+  time_t now = time (NULL);
+  struct dirent *e;
+  DIR *d;
+  int fd = dup (dirfd);
+
+  if (fd < 0 || (d = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  while ((e = readdir (d)) != NULL)
+    {
+      struct stat st;
+      size_t len = strlen (e->d_name);
+      bool entry = len > 5 && len < sizeof all->name
+                   && (strcmp (e->d_name + len - 4, ".bpf") == 0 || strcmp (e->d_name + len - 5, ".memo") == 0);
+
+      if (fstatat (dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (e->d_name[0] == '.' && strstr (e->d_name, ".sbx-") && now - st.st_mtime > 60)
+        {
+          unlinkat (dirfd, e->d_name, 0);
+          continue;
+        }
+      if (!entry)
+        continue;
+      if (n == cap)
+        {
+          struct aged *na = realloc (all, (cap = cap ? cap * 2 : 256) * sizeof *all);
+          if (na == NULL)
+            break;
+          all = na;
+        }
+      memcpy (all[n].name, e->d_name, len + 1);
+      all[n++].mtime = st.st_mtime;
+    }
+  closedir (d);
+  if (n <= SBX_CACHE_MAX_ENTRIES)
+    return;
+  qsort (all, n, sizeof *all, older_first);
+  for (size_t i = 0; i < n - SBX_CACHE_MAX_ENTRIES / 2; i++)
+    unlinkat (dirfd, all[i].name, 0);
+}
+
 static int
 store (int dirfd, const char *name, const char *magic, const char *key, size_t key_len, const void *val,
        size_t val_len, sbx_err *err)
@@ -139,7 +207,10 @@ store (int dirfd, const char *name, const char *magic, const char *key, size_t k
   memcpy (buf, &h, sizeof h);
   /* Temporary file + rename: concurrent writers of one key each install a complete entry.  Not flushed: an entry
      lost in a crash is a miss, and a torn one fails its checksum. */
-  return sbx_write_replace (dirfd, name, buf, len, 0600, (uid_t) -1, (gid_t) -1, false, err);
+  if (sbx_write_replace (dirfd, name, buf, len, 0600, (uid_t) -1, (gid_t) -1, false, err) < 0)
+    return -1;
+  prune (dirfd);
+  return 0;
 }
 
 static char *

@@ -169,6 +169,8 @@ bool sbx_seccomp_cache_enabled (const char *dir);
    miss, never another container's value; a missing, foreign or corrupt entry is a miss; writers race safely.
    sbx_memo_open fails when DIR is off (get then misses and put does nothing). */
 #define SBX_MEMO_VALUE_MAX (1u << 20)
+/* BPF and memo entries together; past it the older half is removed. */
+#define SBX_CACHE_MAX_ENTRIES 2048
 struct sbx_memo
 {
   const char *dir;

@@ -2,7 +2,6 @@
    user's settings, uninstall gives the original bytes back, foreign entries are refused. */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,23 +9,9 @@
 #include <unistd.h>
 
 #include "../shim/cmd_install.h"
+#include "tap.h"
 
-static int test_no, failures;
 static char root[] = "/tmp/sbx-test-install.XXXXXX";
-
-static void
-ok (int cond, const char *fmt, ...)
-{
-  va_list ap;
-
-  printf ("%sok %d - ", cond ? "" : "not ", ++test_no);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  putchar ('\n');
-  if (!cond)
-    failures++;
-}
 
 static char *
 path (const char *rel)
@@ -116,7 +101,7 @@ main (void)
   static const char toml[] = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"p:1\"";
   char *s;
 
-  printf ("1..12\n");
+  tap_plan (12);
   if (mkdtemp (root) == NULL)
     return 1;
   mkdir (path ("/etc"), 0755);
@@ -125,50 +110,50 @@ main (void)
   mkdir (path ("/etc/containers"), 0755);
 
   put ("/etc/docker/daemon.json", daemon);
-  ok (sbx ("install", "docker", NULL) == 0, "docker install succeeds");
+  tap_ok (sbx ("install", "docker", NULL) == 0, "docker install succeeds");
   s = get ("/etc/docker/daemon.json");
-  ok (s && strstr (s, "\"sbx\": {\n      \"path\": \"/opt/sbx/bin/sbx-runtime\"\n    }") && strstr (s, "\"other\"")
-          && strstr (s, "3.50") && strstr (s, "\"debug\": true"),
-      "daemon.json has runtimes.sbx and keeps the other runtime, the number as written and debug");
+  tap_ok (s && strstr (s, "\"sbx\": {\n      \"path\": \"/opt/sbx/bin/sbx-runtime\"\n    }") && strstr (s, "\"other\"")
+              && strstr (s, "3.50") && strstr (s, "\"debug\": true"),
+          "daemon.json has runtimes.sbx and keeps the other runtime, the number as written and debug");
   free (s);
-  ok (same (s = get ("/etc/docker/daemon.json.sbx-backup"), daemon), "the backup holds the original bytes");
+  tap_ok (same (s = get ("/etc/docker/daemon.json.sbx-backup"), daemon), "the backup holds the original bytes");
   free (s);
-  ok (sbx ("install", "docker", "--name=other") == 1, "a runtime name the user has is refused");
-  ok (sbx ("uninstall", "docker", NULL) == 0 && same (s = get ("/etc/docker/daemon.json"), daemon)
-          && access (path ("/etc/docker/daemon.json.sbx-backup"), F_OK) != 0,
-      "docker uninstall restores the original bytes and removes the backup");
+  tap_ok (sbx ("install", "docker", "--name=other") == 1, "a runtime name the user has is refused");
+  tap_ok (sbx ("uninstall", "docker", NULL) == 0 && same (s = get ("/etc/docker/daemon.json"), daemon)
+              && access (path ("/etc/docker/daemon.json.sbx-backup"), F_OK) != 0,
+          "docker uninstall restores the original bytes and removes the backup");
   free (s);
 
   put ("/etc/containerd/config.toml", toml);
-  ok (sbx ("install", "containerd", "--dry-run") == 0 && same (s = get ("/etc/containerd/config.toml"), toml),
-      "containerd --dry-run writes nothing");
+  tap_ok (sbx ("install", "containerd", "--dry-run") == 0 && same (s = get ("/etc/containerd/config.toml"), toml),
+          "containerd --dry-run writes nothing");
   free (s);
-  ok (sbx ("install", "containerd", NULL) == 0 && (s = get ("/etc/containerd/config.toml")) != NULL
-          && strncmp (s, toml, strlen (toml)) == 0
-          && strstr (s, "\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.sbx]\n"),
-      "containerd install appends the runtime table after the user's file");
+  tap_ok (sbx ("install", "containerd", NULL) == 0 && (s = get ("/etc/containerd/config.toml")) != NULL
+              && strncmp (s, toml, strlen (toml)) == 0
+              && strstr (s, "\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.sbx]\n"),
+          "containerd install appends the runtime table after the user's file");
   free (s);
-  ok (sbx ("uninstall", "containerd", NULL) == 0 && same (s = get ("/etc/containerd/config.toml"), toml),
-      "containerd uninstall gives back the file without its final newline, as it was");
+  tap_ok (sbx ("uninstall", "containerd", NULL) == 0 && same (s = get ("/etc/containerd/config.toml"), toml),
+          "containerd uninstall gives back the file without its final newline, as it was");
   free (s);
 
   put ("/etc/containers/containers.conf", "[engine]\nruntime_supports_json = [\"youki\"]\n");
-  ok (sbx ("install", "podman", NULL) == 0 && (s = get ("/etc/containers/containers.conf.d/50-sbx.conf")) != NULL
-          && strstr (s, "\"youki\", \"sbx\"]") && strstr (s, "sbx = [\"/opt/sbx/bin/sbx-runtime\"]"),
-      "podman drop-in registers sbx and keeps the user's JSON-capable runtimes");
+  tap_ok (sbx ("install", "podman", NULL) == 0 && (s = get ("/etc/containers/containers.conf.d/50-sbx.conf")) != NULL
+              && strstr (s, "\"youki\", \"sbx\"]") && strstr (s, "sbx = [\"/opt/sbx/bin/sbx-runtime\"]"),
+          "podman drop-in registers sbx and keeps the user's JSON-capable runtimes");
   free (s);
-  ok (sbx ("uninstall", "podman", NULL) == 0 && access (path ("/etc/containers/containers.conf.d"), F_OK) != 0,
-      "podman uninstall removes the drop-in and the directory it created");
+  tap_ok (sbx ("uninstall", "podman", NULL) == 0 && access (path ("/etc/containers/containers.conf.d"), F_OK) != 0,
+          "podman uninstall removes the drop-in and the directory it created");
 
-  ok (sbx ("install", "nerdctl", NULL) == 2, "an unknown engine is a usage error");
-  ok (sbx ("uninstall", "crio", NULL) == 0, "uninstalling what is not installed is not an error");
+  tap_ok (sbx ("install", "nerdctl", NULL) == 2, "an unknown engine is a usage error");
+  tap_ok (sbx ("uninstall", "crio", NULL) == 0, "uninstalling what is not installed is not an error");
 
-  if (failures == 0)
+  if (tap_failed == 0)
     {
       char cmd[600];
       snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
       if (system (cmd) != 0)
         return 1;
     }
-  return failures != 0;
+  return tap_done ();
 }

@@ -15,22 +15,7 @@
 #include "../policy/policy.h"
 #include "../profiles/profile.h"
 #include "fixture.h"
-
-static int n_test, n_fail;
-
-static void
-ok (bool cond, const char *fmt, ...)
-{
-  va_list ap;
-
-  printf ("%s %d - ", cond ? "ok" : "not ok", ++n_test);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  putchar ('\n');
-  if (!cond)
-    n_fail++;
-}
+#include "tap.h"
 
 static void
 quiet (enum sbx_level level, const char *fmt, ...)
@@ -126,8 +111,8 @@ test_builtin_profiles (void)
       bool good = sbx_profile_load (&cfg, name, &prof, &origin, &err) == 0
                   && sbx_profile_resolve (prof, origin, &env, &f, &err) == 0
                   && sbx_filter_compile (&f, true, &p, &err) == 0;
-      ok (good, "built-in profile %s validates and compiles strictly (%zu instructions)%s%s", name, p.len,
-          good ? "" : ": ", good ? "" : err.msg);
+      tap_ok (good, "built-in profile %s validates and compiles strictly (%zu instructions)%s%s", name, p.len,
+              good ? "" : ": ", good ? "" : err.msg);
       if (good)
         sbx_filter_free (&f), json_free (prof);
       sbx_bpf_free (&p);
@@ -143,8 +128,8 @@ expect_refused (const char *profile_json, const char *needle, const char *what)
   sbx_err err = { 0 };
   int rc = sbx_profile_resolve (p, "/etc/sbx/profiles/x.json", &env, &f, &err);
 
-  ok (rc < 0 && strstr (err.msg, needle) && strstr (err.msg, "/etc/sbx/profiles/x.json"),
-      "%s is an error naming the file and rule: %s", what, err.msg);
+  tap_ok (rc < 0 && strstr (err.msg, needle) && strstr (err.msg, "/etc/sbx/profiles/x.json"),
+          "%s is an error naming the file and rule: %s", what, err.msg);
   if (rc == 0)
     sbx_filter_free (&f);
   json_free (p);
@@ -193,7 +178,7 @@ test_intersection (void)
   sbx_err err;
   json_t *s = harden (spec_with (engine_cc, NULL), SBX_DELEGATE_RUNC, &err);
 
-  ok (s != NULL, "containers-common-like engine filter ∩ default hardens%s%s", s ? "" : ": ", s ? "" : err.msg);
+  tap_ok (s != NULL, "containers-common-like engine filter ∩ default hardens%s%s", s ? "" : ": ", s ? "" : err.msg);
   if (s == NULL)
     return;
   if (getenv ("SBX_TEST_DUMP"))
@@ -203,29 +188,30 @@ test_intersection (void)
       if (json_serialize (s, &d, &l, &err) == 0)
         fprintf (stderr, "%s\n", d);
     }
-  ok (verdict (s, "getppid", 0, 0, 0) == ALLOW, "allowed by both: allowed");
-  ok (verdict (s, "mkdir", 0, 0, 0) == ALLOW, "mkdir allowed by both: allowed");
-  ok (verdict (s, "chdir", 0, 0, 0) == ERRNO (38), "allowed by sbx only: refused with the engine's default errno");
-  ok (verdict (s, "vmsplice", 0, 0, 0) == ERRNO (1), "refused by the engine with EPERM: stays EPERM");
-  ok (verdict (s, "mount", 0, 0, 0) == ERRNO (1), "allowed by the engine, refused by sbx: refused (EPERM)");
-  ok (verdict (s, "keyctl", 0, 0, 0) == ERRNO (1), "keyctl: refused by sbx");
-  ok (verdict (s, "init_module", 0, 0, 0) == ERRNO (1), "module syscall the engine allows: EPERM");
-  ok (verdict (s, "clone", 0x3d0f00, 0, 0) == ALLOW, "clone of a thread: allowed");
-  ok (verdict (s, "clone", 0x10000000 | 17, 0, 0) == ERRNO (38) || verdict (s, "clone", 0x10000000 | 17, 0, 0) == ERRNO (1),
-      "clone(CLONE_NEWUSER): refused by sbx's argument filter though the engine allows clone");
-  ok (verdict (s, "unshare", 0x00000200, 0, 0) == ALLOW, "unshare(CLONE_FS): allowed");
-  ok ((verdict (s, "unshare", 0x00020000, 0, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO,
-      "unshare(CLONE_NEWNS): refused");
-  ok (verdict (s, "personality", 0, 0, 0) == ALLOW, "personality(PER_LINUX): both allow it");
-  ok (verdict (s, "personality", 0x20000, 0, 0) == ERRNO (38),
-      "personality(UNAME26): sbx allows it, the engine does not: the engine's errno");
-  ok (verdict (s, "socket", 2, 1, 0) == ALLOW, "socket(AF_INET): allowed (engine a2!=9, sbx a0==2 combined)");
-  ok (verdict (s, "socket", 16, 3, 0) == ALLOW, "socket(AF_NETLINK, NETLINK_ROUTE): allowed");
-  ok (verdict (s, "socket", 16, 3, 9) == ERRNO (22), "socket(AF_NETLINK, NETLINK_AUDIT): the engine's EINVAL wins");
-  ok ((verdict (s, "socket", 38, 5, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO,
-      "socket(AF_ALG): allowed by the engine, refused by sbx");
-  ok ((verdict (s, "socket", 40, 1, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO, "socket(AF_VSOCK): refused");
-  ok (strcmp (json_annotation (s, SBX_ANN_PROFILE), "default") == 0, "chosen profile recorded: default");
+  tap_ok (verdict (s, "getppid", 0, 0, 0) == ALLOW, "allowed by both: allowed");
+  tap_ok (verdict (s, "mkdir", 0, 0, 0) == ALLOW, "mkdir allowed by both: allowed");
+  tap_ok (verdict (s, "chdir", 0, 0, 0) == ERRNO (38), "allowed by sbx only: refused with the engine's default errno");
+  tap_ok (verdict (s, "vmsplice", 0, 0, 0) == ERRNO (1), "refused by the engine with EPERM: stays EPERM");
+  tap_ok (verdict (s, "mount", 0, 0, 0) == ERRNO (1), "allowed by the engine, refused by sbx: refused (EPERM)");
+  tap_ok (verdict (s, "keyctl", 0, 0, 0) == ERRNO (1), "keyctl: refused by sbx");
+  tap_ok (verdict (s, "init_module", 0, 0, 0) == ERRNO (1), "module syscall the engine allows: EPERM");
+  tap_ok (verdict (s, "clone", 0x3d0f00, 0, 0) == ALLOW, "clone of a thread: allowed");
+  tap_ok (verdict (s, "clone", 0x10000000 | 17, 0, 0) == ERRNO (38) || verdict (s, "clone", 0x10000000 | 17, 0, 0) == ERRNO (1),
+          "clone(CLONE_NEWUSER): refused by sbx's argument filter though the engine allows clone");
+  tap_ok (verdict (s, "unshare", 0x00000200, 0, 0) == ALLOW, "unshare(CLONE_FS): allowed");
+  tap_ok ((verdict (s, "unshare", 0x00020000, 0, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO,
+          "unshare(CLONE_NEWNS): refused");
+  tap_ok (verdict (s, "personality", 0, 0, 0) == ALLOW, "personality(PER_LINUX): both allow it");
+  tap_ok (verdict (s, "personality", 0x20000, 0, 0) == ERRNO (38),
+          "personality(UNAME26): sbx allows it, the engine does not: the engine's errno");
+  tap_ok (verdict (s, "socket", 2, 1, 0) == ALLOW, "socket(AF_INET): allowed (engine a2!=9, sbx a0==2 combined)");
+  tap_ok (verdict (s, "socket", 16, 3, 0) == ALLOW, "socket(AF_NETLINK, NETLINK_ROUTE): allowed");
+  tap_ok (verdict (s, "socket", 16, 3, 9) == ERRNO (22), "socket(AF_NETLINK, NETLINK_AUDIT): the engine's EINVAL wins");
+  tap_ok ((verdict (s, "socket", 38, 5, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO,
+          "socket(AF_ALG): allowed by the engine, refused by sbx");
+  tap_ok ((verdict (s, "socket", 40, 1, 0) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO,
+          "socket(AF_VSOCK): refused");
+  tap_ok (strcmp (json_annotation (s, SBX_ANN_PROFILE), "default") == 0, "chosen profile recorded: default");
   json_free (s);
 }
 
@@ -246,22 +232,22 @@ test_engine_denial (void)
 
       snprintf (extra, sizeof extra, ",\"annotations\":{\"run.sbx.profile\":\"%s\"}", profiles[i]);
       s = harden (spec_with (e, extra), SBX_DELEGATE_RUNC, &err);
-      ok (s != NULL, "%s: engine denylist hardens%s%s", profiles[i], s ? "" : ": ", s ? "" : err.msg);
+      tap_ok (s != NULL, "%s: engine denylist hardens%s%s", profiles[i], s ? "" : ": ", s ? "" : err.msg);
       if (s == NULL)
         continue;
-      ok (verdict (s, "mkdir", 0, 0, 0) == ERRNO (13), "%s: the engine's mkdir refusal survives with EACCES",
-          profiles[i]);
-      ok (verdict (s, "mkdirat", 0, 0, 0) == ERRNO (13), "%s: mkdirat too", profiles[i]);
-      ok (verdict (s, "socket", 10, 1, 0) == ERRNO (97), "%s: socket(AF_INET6) keeps the engine's EAFNOSUPPORT",
-          profiles[i]);
-      ok (verdict (s, "socket", 2, 1, 0) == ALLOW, "%s: socket(AF_INET) still allowed", profiles[i]);
-      ok (verdict (s, "finit_module", 0, 0, 0) == ERRNO (1), "%s: module block", profiles[i]);
-      ok ((verdict (s, "mount", 0, 0, 0) == ALLOW) == (i == 2), "%s: mount %s", profiles[i],
-          i == 2 ? "left to the engine (baseline)" : "refused");
-      ok ((verdict (s, "ptrace", 0, 0, 0) == ALLOW) == (i != 1), "%s: ptrace %s", profiles[i],
-          i == 1 ? "outside the strict allowlist" : "allowed");
-      ok (strcmp (json_annotation (s, SBX_ANN_PROFILE), profiles[i]) == 0, "%s: recorded in the annotations",
-          profiles[i]);
+      tap_ok (verdict (s, "mkdir", 0, 0, 0) == ERRNO (13), "%s: the engine's mkdir refusal survives with EACCES",
+              profiles[i]);
+      tap_ok (verdict (s, "mkdirat", 0, 0, 0) == ERRNO (13), "%s: mkdirat too", profiles[i]);
+      tap_ok (verdict (s, "socket", 10, 1, 0) == ERRNO (97), "%s: socket(AF_INET6) keeps the engine's EAFNOSUPPORT",
+              profiles[i]);
+      tap_ok (verdict (s, "socket", 2, 1, 0) == ALLOW, "%s: socket(AF_INET) still allowed", profiles[i]);
+      tap_ok (verdict (s, "finit_module", 0, 0, 0) == ERRNO (1), "%s: module block", profiles[i]);
+      tap_ok ((verdict (s, "mount", 0, 0, 0) == ALLOW) == (i == 2), "%s: mount %s", profiles[i],
+              i == 2 ? "left to the engine (baseline)" : "refused");
+      tap_ok ((verdict (s, "ptrace", 0, 0, 0) == ALLOW) == (i != 1), "%s: ptrace %s", profiles[i],
+              i == 1 ? "outside the strict allowlist" : "allowed");
+      tap_ok (strcmp (json_annotation (s, SBX_ANN_PROFILE), profiles[i]) == 0, "%s: recorded in the annotations",
+              profiles[i]);
       json_free (s);
     }
 }
@@ -272,19 +258,19 @@ test_no_engine_profile (void)
   sbx_err err;
   json_t *s = harden (spec_with (NULL, NULL), SBX_DELEGATE_RUNC, &err);
 
-  ok (s != NULL, "no engine filter: default applies alone%s%s", s ? "" : ": ", s ? "" : err.msg);
+  tap_ok (s != NULL, "no engine filter: default applies alone%s%s", s ? "" : ": ", s ? "" : err.msg);
   if (s == NULL)
     return;
-  ok (verdict (s, "getppid", 0, 0, 0) == ALLOW, "getppid allowed");
-  ok (verdict (s, "bpf", 0, 0, 0) == ERRNO (1), "bpf refused (EPERM)");
-  ok (verdict (s, "io_uring_setup", 0, 0, 0) == ERRNO (1), "io_uring_setup refused");
-  ok (verdict (s, "clone3", 0, 0, 0) == ERRNO (38), "clone3: ENOSYS so glibc falls back to clone");
-  ok (verdict (s, "socket", 17, 3, 0) == ERRNO (1), "AF_PACKET refused without CAP_NET_RAW");
+  tap_ok (verdict (s, "getppid", 0, 0, 0) == ALLOW, "getppid allowed");
+  tap_ok (verdict (s, "bpf", 0, 0, 0) == ERRNO (1), "bpf refused (EPERM)");
+  tap_ok (verdict (s, "io_uring_setup", 0, 0, 0) == ERRNO (1), "io_uring_setup refused");
+  tap_ok (verdict (s, "clone3", 0, 0, 0) == ERRNO (38), "clone3: ENOSYS so glibc falls back to clone");
+  tap_ok (verdict (s, "socket", 17, 3, 0) == ERRNO (1), "AF_PACKET refused without CAP_NET_RAW");
   json_free (s);
 
   s = harden ("{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_NET_RAW\",\"CAP_SYS_MODULE\"]}},\"linux\":{}}",
               SBX_DELEGATE_RUNC, &err);
-  ok (s && verdict (s, "socket", 17, 3, 0) == ALLOW, "AF_PACKET allowed when the final set holds CAP_NET_RAW");
+  tap_ok (s && verdict (s, "socket", 17, 3, 0) == ALLOW, "AF_PACKET allowed when the final set holds CAP_NET_RAW");
   json_free (s);
 }
 
@@ -310,10 +296,10 @@ test_caps_after_drops (void)
   s = harden ("{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_SYS_MODULE\",\"CAP_KILL\"]}},\"linux\":{},"
               "\"annotations\":{\"run.sbx.profile\":\"capcheck\"}}",
               SBX_DELEGATE_RUNC, &err);
-  ok (s != NULL, "profile from SBX_PROFILES_DIR by annotation%s%s", s ? "" : ": ", s ? "" : err.msg);
-  ok (s && verdict (s, "getppid", 0, 0, 0) == ERRNO (1),
-      "includes CAP_SYS_MODULE: not applied, the capability stage dropped it first");
-  ok (s && verdict (s, "getpid", 0, 0, 0) == ALLOW, "excludes CAP_SYS_MODULE: applied, for the same reason");
+  tap_ok (s != NULL, "profile from SBX_PROFILES_DIR by annotation%s%s", s ? "" : ": ", s ? "" : err.msg);
+  tap_ok (s && verdict (s, "getppid", 0, 0, 0) == ERRNO (1),
+          "includes CAP_SYS_MODULE: not applied, the capability stage dropped it first");
+  tap_ok (s && verdict (s, "getpid", 0, 0, 0) == ALLOW, "excludes CAP_SYS_MODULE: applied, for the same reason");
   json_free (s);
 
   /* Overrides: a file named like a built-in replaces it; a path works too. */
@@ -322,24 +308,24 @@ test_caps_after_drops (void)
   fputs (prof, f);
   fclose (f);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"strict\"}"), SBX_DELEGATE_RUNC, &err);
-  ok (s && verdict (s, "write", 0, 0, 0) == ERRNO (1), "/etc/sbx/profiles/strict.json overrides the built-in");
+  tap_ok (s && verdict (s, "write", 0, 0, 0) == ERRNO (1), "/etc/sbx/profiles/strict.json overrides the built-in");
   json_free (s);
   {
     char extra[512];
     snprintf (extra, sizeof extra, ",\"annotations\":{\"run.sbx.profile\":\"%s/capcheck.json\"}", dir);
     s = harden (spec_with (NULL, extra), SBX_DELEGATE_RUNC, &err);
     snprintf (path, sizeof path, "%s/capcheck.json", dir);
-    ok (s && verdict (s, "read", 0, 0, 0) == ALLOW && strcmp (json_annotation (s, SBX_ANN_PROFILE), path) == 0,
-        "an absolute path as the profile, recorded as given");
+    tap_ok (s && verdict (s, "read", 0, 0, 0) == ALLOW && strcmp (json_annotation (s, SBX_ANN_PROFILE), path) == 0,
+            "an absolute path as the profile, recorded as given");
     snprintf (path, sizeof path, "%s/strict.json", dir);
     json_free (s);
   }
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"nosuch\"}"), SBX_DELEGATE_RUNC, &err);
-  ok (s == NULL && strstr (err.msg, "unknown seccomp profile \"nosuch\""), "an unknown profile refuses the start: %s",
-      err.msg);
+  tap_ok (s == NULL && strstr (err.msg, "unknown seccomp profile \"nosuch\""),
+          "an unknown profile refuses the start: %s", err.msg);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"../../etc/passwd\"}"), SBX_DELEGATE_RUNC,
               &err);
-  ok (s == NULL && strstr (err.msg, "invalid profile name"), "a relative path is not a name: %s", err.msg);
+  tap_ok (s == NULL && strstr (err.msg, "invalid profile name"), "a relative path is not a name: %s", err.msg);
   unsetenv ("SBX_PROFILES_DIR");
   unlink (path);
   snprintf (path, sizeof path, "%s/capcheck.json", dir);
@@ -362,13 +348,13 @@ test_notify_rule (void)
       if (json_arr_len (names) == 3 && strcmp (json_str (json_arr_at (names, 0)), "init_module") == 0)
         found = json_arr_at (rules, i);
     }
-  ok (found != NULL, "the module block rule keeps its shape for the notify stage");
+  tap_ok (found != NULL, "the module block rule keeps its shape for the notify stage");
   if (found)
     {
       /* What the notify stage does: switch the action; the compiled filter must carry it. */
       json_set (found, "action", json_new_str ("SCMP_ACT_NOTIFY"), &err);
       json_del (found, "errnoRet");
-      ok (verdict (s, "finit_module", 0, 0, 0) == SECCOMP_RET_USER_NOTIF, "SCMP_ACT_NOTIFY compiles to USER_NOTIF");
+      tap_ok (verdict (s, "finit_module", 0, 0, 0) == SECCOMP_RET_USER_NOTIF, "SCMP_ACT_NOTIFY compiles to USER_NOTIF");
     }
   json_free (s);
 }
@@ -387,9 +373,9 @@ test_cache (void)
   if (s == NULL || mkdtemp (dir) == NULL)
     return;
   sc = json_find (json_find (s, "linux"), "seccomp");
-  ok (sbx_bpf_cache_b64 (sc, dir, &b1, NULL, &hit1, &err) == 0 && !hit1, "cache: first lookup compiles");
-  ok (sbx_bpf_cache_b64 (sc, dir, &b2, NULL, &hit2, &err) == 0 && hit2 && strcmp (b1, b2) == 0,
-      "cache: second lookup hits and gives the same program");
+  tap_ok (sbx_bpf_cache_b64 (sc, dir, &b1, NULL, &hit1, &err) == 0 && !hit1, "cache: first lookup compiles");
+  tap_ok (sbx_bpf_cache_b64 (sc, dir, &b2, NULL, &hit2, &err) == 0 && hit2 && strcmp (b1, b2) == 0,
+          "cache: second lookup hits and gives the same program");
   /* Corrupt the entry: flip a byte in the program. */
   {
     char cmd[600];
@@ -408,13 +394,13 @@ test_cache (void)
       c ^= 0x5a;
       flipped = flipped && pwrite (fd, &c, 1, st.st_size - 3) == 1;
       close (fd);
-      ok (flipped, "cache: entry %s corrupted for the test", path);
+      tap_ok (flipped, "cache: entry %s corrupted for the test", path);
     }
-  ok (sbx_bpf_cache_b64 (sc, dir, &b3, NULL, &hit3, &err) == 0 && !hit3 && strcmp (b1, b3) == 0,
-      "cache: a corrupt entry is ignored and rebuilt");
+  tap_ok (sbx_bpf_cache_b64 (sc, dir, &b3, NULL, &hit3, &err) == 0 && !hit3 && strcmp (b1, b3) == 0,
+          "cache: a corrupt entry is ignored and rebuilt");
   free (b3);
   b3 = NULL;
-  ok (sbx_bpf_cache_b64 (sc, dir, &b3, NULL, &hit3, &err) == 0 && hit3, "cache: the rebuilt entry hits");
+  tap_ok (sbx_bpf_cache_b64 (sc, dir, &b3, NULL, &hit3, &err) == 0 && hit3, "cache: the rebuilt entry hits");
   unlink (path);
   rmdir (dir);
 
@@ -422,8 +408,8 @@ test_cache (void)
   setenv ("SBX_SECCOMP_CACHE", "/tmp/sbx-test-cache-stage", 1);
   json_free (s);
   s = harden (spec_with (NULL, NULL), SBX_DELEGATE_CRUN, &err);
-  ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") && strcmp (json_annotation (s, "run.oci.seccomp_bpf_data"), b1) == 0,
-      "crun: run.oci.seccomp_bpf_data holds the compiled filter");
+  tap_ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") && strcmp (json_annotation (s, "run.oci.seccomp_bpf_data"), b1) == 0,
+          "crun: run.oci.seccomp_bpf_data holds the compiled filter");
   /* Hardening that spec again (a bundle reused, runc run after crun): the saved filter comes back. */
   if (s)
     {
@@ -432,22 +418,22 @@ test_cache (void)
       json_t *s2;
       json_serialize (s, &once, &l, &err);
       s2 = harden (once, SBX_DELEGATE_CRUN, &err);
-      ok (s2 && strcmp (json_annotation (s2, "run.oci.seccomp_bpf_data"), b1) == 0,
-          "crun spec hardened again: the same precompiled filter");
+      tap_ok (s2 && strcmp (json_annotation (s2, "run.oci.seccomp_bpf_data"), b1) == 0,
+              "crun spec hardened again: the same precompiled filter");
       json_free (s2);
       s2 = harden (once, SBX_DELEGATE_RUNC, &err);
-      ok (s2 && verdict (s2, "getppid", 0, 0, 0) == ALLOW && verdict (s2, "bpf", 0, 0, 0) == ERRNO (1)
-              && json_annotation (s2, "run.oci.seccomp_bpf_data") == NULL
-              && json_annotation (s2, SBX_ANN_SECCOMP_SAVED) == NULL,
-          "crun spec hardened again for runc: the real filter restored, not the stand-in");
+      tap_ok (s2 && verdict (s2, "getppid", 0, 0, 0) == ALLOW && verdict (s2, "bpf", 0, 0, 0) == ERRNO (1)
+                  && json_annotation (s2, "run.oci.seccomp_bpf_data") == NULL
+                  && json_annotation (s2, SBX_ANN_SECCOMP_SAVED) == NULL,
+              "crun spec hardened again for runc: the real filter restored, not the stand-in");
       json_free (s2);
       (void) again;
     }
   json_free (s);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.oci.seccomp_bpf_data\":\"AAAA\"}"), SBX_DELEGATE_RUNC, &err);
-  ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") == NULL, "runc: no annotation, an engine's one dropped");
+  tap_ok (s && json_annotation (s, "run.oci.seccomp_bpf_data") == NULL, "runc: no annotation, an engine's one dropped");
   json_free (s);
-  ok (system ("rm -rf /tmp/sbx-test-cache-stage") == 0, "cache: test directory removed");
+  tap_ok (system ("rm -rf /tmp/sbx-test-cache-stage") == 0, "cache: test directory removed");
   unsetenv ("SBX_SECCOMP_CACHE");
 }
 
@@ -472,16 +458,17 @@ test_inexact_refuses_more (void)
   if (sbx_filter_from_oci (ej, "e", &e, &err) < 0 || sbx_filter_from_oci (sj, "s", &sb, &err) < 0
       || sbx_filter_intersect (&e, &sb, &m, notes, sizeof notes, &err) < 0 || sbx_filter_compile (&m, true, &p, &err) < 0)
     {
-      ok (false, "inexact intersection: %s", err.msg);
+      tap_ok (false, "inexact intersection: %s", err.msg);
       return;
     }
   r1 = sbx_bpf_run (&p, sbx_syscall_nr ("getppid"), a1);
   r2 = sbx_bpf_run (&p, sbx_syscall_nr ("getppid"), a2);
   r3 = sbx_bpf_run (&p, sbx_syscall_nr ("getppid"), a3);
   r4 = sbx_bpf_run (&p, sbx_syscall_nr ("getppid"), a4);
-  ok (r1 != ALLOW && r2 != ALLOW && r4 != ALLOW, "overlapping argument rules: nothing either side refuses is allowed");
-  ok (r3 == ALLOW || notes[0], "getppid(3) allowed, or the refusal is explained (%s)", notes);
-  ok (r4 == SECCOMP_RET_KILL_PROCESS || r4 == (SECCOMP_RET_KILL_PROCESS), "sbx's kill rule is kept (0x%x)", r4);
+  tap_ok (r1 != ALLOW && r2 != ALLOW && r4 != ALLOW,
+          "overlapping argument rules: nothing either side refuses is allowed");
+  tap_ok (r3 == ALLOW || notes[0], "getppid(3) allowed, or the refusal is explained (%s)", notes);
+  tap_ok (r4 == SECCOMP_RET_KILL_PROCESS || r4 == (SECCOMP_RET_KILL_PROCESS), "sbx's kill rule is kept (0x%x)", r4);
   (void) r2;
   sbx_bpf_free (&p);
   sbx_filter_free (&e);
@@ -508,14 +495,14 @@ test_real_engine_profile (void)
 
   if (access (path, R_OK) != 0)
     {
-      printf ("ok %d # SKIP %s is not installed (podman's containers-common)\n", ++n_test, path);
+      tap_skip (NULL, "%s is not installed (podman's containers-common)", path);
       return;
     }
   sbx_resolve_env_host (&env);
   if (sbx_read_file (path, 1 << 20, &buf, &len, &err) < 0 || json_parse (buf, len, path, &prof, &err) < 0
       || sbx_profile_resolve (prof, path, &env, &e, &err) < 0)
     {
-      ok (false, "containers-common profile: %s", err.msg);
+      tap_ok (false, "containers-common profile: %s", err.msg);
       return;
     }
   /* What podman puts in config.json: the profile resolved for the container's capabilities. */
@@ -524,33 +511,33 @@ test_real_engine_profile (void)
   json_serialize (o, &oci, &len, &err);
   spec = strdup (spec_with (oci, NULL));
   s = harden (spec, SBX_DELEGATE_RUNC, &err);
-  ok (s != NULL, "containers-common's default ∩ sbx default hardens%s%s", s ? "" : ": ", s ? "" : err.msg);
+  tap_ok (s != NULL, "containers-common's default ∩ sbx default hardens%s%s", s ? "" : ": ", s ? "" : err.msg);
   if (s)
     {
       struct sbx_filter m;
       const uint64_t a[6] = { 1 };
-      ok (verdict (s, "getppid", 0, 0, 0) == ALLOW && verdict (s, "socket", 2, 1, 6) == ALLOW
-              && verdict (s, "socket", 1, 1, 0) == ALLOW && verdict (s, "socket", 10, 2, 17) == ALLOW,
-          "containers-common ∩ default: ordinary calls and sockets allowed");
-      ok (verdict (s, "socket", 16, 3, 9) == ERRNO (22), "containers-common's NETLINK_AUDIT EINVAL kept");
-      ok (verdict (s, "unshare", 0x10000000, 0, 0) != ALLOW && verdict (s, "mount", 0, 0, 0) != ALLOW
-              && verdict (s, "setns", 0, 0, 0) != ALLOW && verdict (s, "keyctl", 0, 0, 0) != ALLOW,
-          "containers-common allows unshare, mount, setns and keyctl; the intersection does not");
-      ok (verdict (s, "move_pages", 0, 0, 0) == ERRNO (1) && verdict (s, "kexec_load", 0, 0, 0) == ERRNO (1),
-          "the engine's explicit EPERM refusals keep EPERM");
-      ok (verdict (s, "finit_module", 0, 0, 0) == ERRNO (1), "module block");
+      tap_ok (verdict (s, "getppid", 0, 0, 0) == ALLOW && verdict (s, "socket", 2, 1, 6) == ALLOW
+                  && verdict (s, "socket", 1, 1, 0) == ALLOW && verdict (s, "socket", 10, 2, 17) == ALLOW,
+              "containers-common ∩ default: ordinary calls and sockets allowed");
+      tap_ok (verdict (s, "socket", 16, 3, 9) == ERRNO (22), "containers-common's NETLINK_AUDIT EINVAL kept");
+      tap_ok (verdict (s, "unshare", 0x10000000, 0, 0) != ALLOW && verdict (s, "mount", 0, 0, 0) != ALLOW
+                  && verdict (s, "setns", 0, 0, 0) != ALLOW && verdict (s, "keyctl", 0, 0, 0) != ALLOW,
+              "containers-common allows unshare, mount, setns and keyctl; the intersection does not");
+      tap_ok (verdict (s, "move_pages", 0, 0, 0) == ERRNO (1) && verdict (s, "kexec_load", 0, 0, 0) == ERRNO (1),
+              "the engine's explicit EPERM refusals keep EPERM");
+      tap_ok (verdict (s, "finit_module", 0, 0, 0) == ERRNO (1), "module block");
       if (sbx_filter_from_oci (json_find (json_find (s, "linux"), "seccomp"), "s", &m, &err) == 0
           && sbx_filter_compile (&m, false, &p, &err) == 0)
         {
-          ok (sbx_bpf_run_arch (&p, SCMP_ARCH_X86_FOR_TEST, 102, a) == ERRNO (97),
-              "i386 socketcall(SYS_SOCKET) refused: no address-family bypass");
-          ok (sbx_bpf_run_arch (&p, SCMP_ARCH_X86_FOR_TEST, 128, a) == ERRNO (1),
-              "i386 init_module (int 0x80) gets EPERM too");
+          tap_ok (sbx_bpf_run_arch (&p, SCMP_ARCH_X86_FOR_TEST, 102, a) == ERRNO (97),
+                  "i386 socketcall(SYS_SOCKET) refused: no address-family bypass");
+          tap_ok (sbx_bpf_run_arch (&p, SCMP_ARCH_X86_FOR_TEST, 128, a) == ERRNO (1),
+                  "i386 init_module (int 0x80) gets EPERM too");
           sbx_bpf_free (&p);
           sbx_filter_free (&m);
         }
       else
-        ok (false, "merged filter compiles: %s", err.msg);
+        tap_ok (false, "merged filter compiles: %s", err.msg);
       json_free (s);
     }
   json_free (o);
@@ -654,8 +641,9 @@ test_memo (void)
       cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit);
       cleanup_free char *cold = memo_harden (variants[i], dir, true, &hit_cold);
       cleanup_free char *warm = memo_harden (variants[i], dir, true, &hit_warm);
-      ok (ref && cold && warm && !hit && !hit_cold && hit_warm && strcmp (ref, cold) == 0 && strcmp (ref, warm) == 0,
-          "memo, spec variant %zu: a first start stores, the next is served, both byte-identical to no memo", i);
+      tap_ok (ref && cold && warm && !hit && !hit_cold && hit_warm && strcmp (ref, cold) == 0
+                  && strcmp (ref, warm) == 0,
+              "memo, spec variant %zu: a first start stores, the next is served, both byte-identical to no memo", i);
     }
 
   /* Capabilities are part of the key: the variant without CAP_SYS_TIME never gets the one with it. */
@@ -671,8 +659,8 @@ test_memo (void)
     json_set (json_find (wx, "linux"), "seccomp", fx, &err);
     json_set (wy, "linux", json_new_obj (), &err);
     json_set (json_find (wy, "linux"), "seccomp", fy, &err);
-    ok (verdict (wx, "settimeofday", 0, 0, 0) != ALLOW && verdict (wy, "settimeofday", 0, 0, 0) == ALLOW,
-        "memo: the capability-conditioned rule follows each spec's own bounding set");
+    tap_ok (verdict (wx, "settimeofday", 0, 0, 0) != ALLOW && verdict (wy, "settimeofday", 0, 0, 0) == ALLOW,
+            "memo: the capability-conditioned rule follows each spec's own bounding set");
     json_free (a), json_free (b), json_free (sx), json_free (sy), json_free (wx), json_free (wy);
   }
 
@@ -683,8 +671,8 @@ test_memo (void)
     write_file (path, "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\",\"write\",\"exit_group\","
                       "\"getppid\"],\"action\":\"SCMP_ACT_ALLOW\"}]}");
     after = memo_harden (variants[4], dir, true, &hit2);
-    ok (hit && !hit2 && before && after && strstr (after, "getppid") && !strstr (before, "getppid"),
-        "memo: an edited profile file is not served from an entry of its old content");
+    tap_ok (hit && !hit2 && before && after && strstr (after, "getppid") && !strstr (before, "getppid"),
+            "memo: an edited profile file is not served from an entry of its old content");
     write_file (path, capprof);
   }
 
@@ -705,8 +693,8 @@ test_memo (void)
     cold = memo_harden (spec_with (eng, ",\"annotations\":{\"run.sbx.profile\":\"argkill\"}"), dir, true, &h1);
     snprintf (first, sizeof first, "%s", last_notes);
     warm = memo_harden (spec_with (eng, ",\"annotations\":{\"run.sbx.profile\":\"argkill\"}"), dir, true, &h2);
-    ok (!h1 && h2 && first[0] && strcmp (first, last_notes) == 0,
-        "memo: the intersection's note is repeated on a start the memo serves (\"%s\")", last_notes);
+    tap_ok (!h1 && h2 && first[0] && strcmp (first, last_notes) == 0,
+            "memo: the intersection's note is repeated on a start the memo serves (\"%s\")", last_notes);
   }
 
   /* Entries that do not belong are misses: each entry moved under the next one's name, then each one corrupted. */
@@ -731,8 +719,8 @@ test_memo (void)
         cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit), *got = memo_harden (variants[i], dir, true, &hit);
         all_same = all_same && ref && got && strcmp (ref, got) == 0;
       }
-    ok (n >= (int) SBX_ARRAY_SIZE (variants) && all_same,
-        "memo: %d entries each moved under another's name are never served to the wrong spec", n);
+    tap_ok (n >= (int) SBX_ARRAY_SIZE (variants) && all_same,
+            "memo: %d entries each moved under another's name are never served to the wrong spec", n);
 
     /* The served starts above rewrote their own entries: corrupt every entry now. */
     p = popen (cmd, "r");
@@ -758,7 +746,7 @@ test_memo (void)
         cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit), *got = memo_harden (variants[i], dir, true, &hit);
         all_same = all_same && ref && got && strcmp (ref, got) == 0 && !hit;
       }
-    ok (all_same, "memo: %d corrupt entries are misses, and those starts are hardened from scratch", n);
+    tap_ok (all_same, "memo: %d corrupt entries are misses, and those starts are hardened from scratch", n);
   }
 
   /* A cache directory others can write is not trusted: no entry read from it or written to it, and crun gets
@@ -782,8 +770,8 @@ test_memo (void)
           }
         rmdir (open_dir_);
       }
-    ok (a && b && !h1 && !h2 && entries == 0 && !strstr (b, "run.oci.seccomp_bpf_data"),
-        "memo and BPF cache: a world-writable directory is never used (%d entries)", entries);
+    tap_ok (a && b && !h1 && !h2 && entries == 0 && !strstr (b, "run.oci.seccomp_bpf_data"),
+            "memo and BPF cache: a world-writable directory is never used (%d entries)", entries);
   }
 
   snprintf (path, sizeof path, "rm -rf %s %s", dir, profiles);
@@ -820,6 +808,5 @@ main (void)
   test_inexact_refuses_more ();
   test_real_engine_profile ();
   test_memo ();
-  printf ("1..%d\n", n_test);
-  return n_fail ? 1 : 0;
+  return tap_done ();
 }

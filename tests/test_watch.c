@@ -12,29 +12,7 @@
 #include "../policy/notify.h"
 #include "../policy/policy.h"
 #include "../watcher/watcher.h"
-
-static int n, failed;
-
-static void __attribute__ ((format (printf, 2, 3)))
-ok (int cond, const char *fmt, ...)
-{
-  va_list ap;
-  printf ("%s %d - ", cond ? "ok" : "not ok", ++n);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  putchar ('\n');
-  failed += !cond;
-}
-
-static void
-is (const char *got, const char *want, const char *what)
-{
-  int c = got && want ? strcmp (got, want) == 0 : got == want;
-  ok (c, "%s", what);
-  if (!c)
-    printf ("#   got:  %s\n#   want: %s\n", got ? got : "(null)", want ? want : "(null)");
-}
+#include "tap.h"
 
 /* ---- the notify stage on JSON alone ---- */
 
@@ -151,36 +129,36 @@ test_stage (void)
 
   sbx_notify_ensure_watcher = fake_ensure;
   set_config ("{\"watcher\": {\"socket\": \"/run/test/w.sock\"}}");
-  is (sbx_watcher_socket (&cfg, sock, sizeof sock), "/run/test/w.sock", "socket path from watcher.socket");
+  tap_is_str (sbx_watcher_socket (&cfg, sock, sizeof sock), "/run/test/w.sock", "socket path from watcher.socket");
 
   watcher_up = 1;
   spec = parse ("{\"process\": {}, \"linux\": {}}");
-  ok (harden (spec, &ctx, &err) == 0, "harden with a watcher up");
-  ok (module_rules (spec, &action, &eret) == 1, "exactly one rule names the module syscalls");
-  is (action, "SCMP_ACT_NOTIFY", "watcher up: the module rule notifies");
-  ok (eret == -1, "no errnoRet left on the notify rule (runc refuses it)");
-  is (seccomp_str (spec, "listenerPath"), "/run/test/w.sock", "listenerPath is the watcher socket");
-  is (seccomp_str (spec, "listenerMetadata"), SBX_LISTENER_METADATA, "listenerMetadata marks sbx");
-  is (json_annotation (spec, SBX_ANN_MONITOR), "notify", "annotation run.sbx.monitor=notify");
-  is (json_annotation (spec, SBX_ANN_RUNTIME_LOG), "/var/log/rt.json", "runtime log recorded");
-  is (json_annotation (spec, SBX_ANN_RUNTIME_LOG_FORMAT), "json", "runtime log format recorded");
-  is (json_annotation (spec, SBX_ANN_ENGINE), "oci-cli", "engine: plain OCI CLI");
+  tap_ok (harden (spec, &ctx, &err) == 0, "harden with a watcher up");
+  tap_ok (module_rules (spec, &action, &eret) == 1, "exactly one rule names the module syscalls");
+  tap_is_str (action, "SCMP_ACT_NOTIFY", "watcher up: the module rule notifies");
+  tap_ok (eret == -1, "no errnoRet left on the notify rule (runc refuses it)");
+  tap_is_str (seccomp_str (spec, "listenerPath"), "/run/test/w.sock", "listenerPath is the watcher socket");
+  tap_is_str (seccomp_str (spec, "listenerMetadata"), SBX_LISTENER_METADATA, "listenerMetadata marks sbx");
+  tap_is_str (json_annotation (spec, SBX_ANN_MONITOR), "notify", "annotation run.sbx.monitor=notify");
+  tap_is_str (json_annotation (spec, SBX_ANN_RUNTIME_LOG), "/var/log/rt.json", "runtime log recorded");
+  tap_is_str (json_annotation (spec, SBX_ANN_RUNTIME_LOG_FORMAT), "json", "runtime log format recorded");
+  tap_is_str (json_annotation (spec, SBX_ANN_ENGINE), "oci-cli", "engine: plain OCI CLI");
 
   /* The same bundle hardened again (runc run twice): still one rule, still sbx's listener. */
-  ok (harden (spec, &ctx, &err) == 0, "harden an already hardened spec");
-  ok (module_rules (spec, &action, &eret) == 1, "rehardened: still exactly one module rule");
-  is (action, "SCMP_ACT_NOTIFY", "rehardened: sbx's own listener is not mistaken for the engine's");
-  ok (strstr (notes, "own seccomp listener") == NULL, "rehardened: no engine-listener warning");
+  tap_ok (harden (spec, &ctx, &err) == 0, "harden an already hardened spec");
+  tap_ok (module_rules (spec, &action, &eret) == 1, "rehardened: still exactly one module rule");
+  tap_is_str (action, "SCMP_ACT_NOTIFY", "rehardened: sbx's own listener is not mistaken for the engine's");
+  tap_ok (strstr (notes, "own seccomp listener") == NULL, "rehardened: no engine-listener warning");
   json_free (spec);
 
   watcher_up = 0;
   spec = parse ("{\"process\": {}, \"linux\": {}}");
-  ok (harden (spec, &ctx, &err) == 0, "no watcher: the container is still created");
-  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "no watcher: errno EPERM");
-  is (action, "SCMP_ACT_ERRNO", "no watcher: plain EPERM (rule or default)");
-  ok (seccomp_str (spec, "listenerPath") == NULL, "no watcher: no listenerPath");
-  ok (strstr (notes, "module-load monitoring unavailable") != NULL, "no watcher: the fallback is logged");
-  is (json_annotation (spec, SBX_ANN_MONITOR), "eperm", "annotation run.sbx.monitor=eperm");
+  tap_ok (harden (spec, &ctx, &err) == 0, "no watcher: the container is still created");
+  tap_ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "no watcher: errno EPERM");
+  tap_is_str (action, "SCMP_ACT_ERRNO", "no watcher: plain EPERM (rule or default)");
+  tap_ok (seccomp_str (spec, "listenerPath") == NULL, "no watcher: no listenerPath");
+  tap_ok (strstr (notes, "module-load monitoring unavailable") != NULL, "no watcher: the fallback is logged");
+  tap_is_str (json_annotation (spec, SBX_ANN_MONITOR), "eperm", "annotation run.sbx.monitor=eperm");
   json_free (spec);
 
   /* A spec notify-hardened earlier, hardened again with the watcher gone: the stale listener must go too. */
@@ -188,39 +166,39 @@ test_stage (void)
   spec = parse ("{\"process\": {}, \"linux\": {}}");
   harden (spec, &ctx, &err);
   watcher_up = 0;
-  ok (harden (spec, &ctx, &err) == 0 && seccomp_str (spec, "listenerPath") == NULL,
-      "watcher gone on re-hardening: sbx's stale listenerPath removed");
-  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "watcher gone on re-hardening: errno EPERM");
-  is (action, "SCMP_ACT_ERRNO", "watcher gone on re-hardening: plain EPERM");
+  tap_ok (harden (spec, &ctx, &err) == 0 && seccomp_str (spec, "listenerPath") == NULL,
+          "watcher gone on re-hardening: sbx's stale listenerPath removed");
+  tap_ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "watcher gone on re-hardening: errno EPERM");
+  tap_is_str (action, "SCMP_ACT_ERRNO", "watcher gone on re-hardening: plain EPERM");
   json_free (spec);
 
   set_config ("{\"watcher\": {\"socket\": \"/run/test/w.sock\", \"fail_closed\": true}}");
   spec = parse ("{\"process\": {}, \"linux\": {}}");
-  ok (harden (spec, &ctx, &err) < 0 && strstr (err.msg, "watcher.fail_closed") != NULL,
-      "fail_closed: no watcher, no container (%s)", err.msg);
+  tap_ok (harden (spec, &ctx, &err) < 0 && strstr (err.msg, "watcher.fail_closed") != NULL,
+          "fail_closed: no watcher, no container (%s)", err.msg);
   json_free (spec);
 
   set_config ("{\"watcher\": {\"socket\": \"/run/test/w.sock\"}}");
   watcher_up = 1;
   spec = parse ("{\"process\": {}, \"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": "
                 "\"/run/engine.sock\", \"syscalls\": [{\"names\": [\"mount\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}}}");
-  ok (harden (spec, &ctx, &err) == 0, "engine listener: hardened");
-  is (seccomp_str (spec, "listenerPath"), "/run/engine.sock", "engine listener: not taken over");
-  ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "engine listener: errno EPERM");
-  is (action, "SCMP_ACT_ERRNO", "engine listener: module syscalls keep a plain EPERM");
-  ok (strstr (notes, "engine set its own seccomp listener (/run/engine.sock)") != NULL, "engine listener: logged");
+  tap_ok (harden (spec, &ctx, &err) == 0, "engine listener: hardened");
+  tap_is_str (seccomp_str (spec, "listenerPath"), "/run/engine.sock", "engine listener: not taken over");
+  tap_ok (module_rules (spec, &action, &eret) <= 1 && eret == EPERM, "engine listener: errno EPERM");
+  tap_is_str (action, "SCMP_ACT_ERRNO", "engine listener: module syscalls keep a plain EPERM");
+  tap_ok (strstr (notes, "engine set its own seccomp listener (/run/engine.sock)") != NULL, "engine listener: logged");
   json_free (spec);
 
   spec = parse ("{\"process\": {}, \"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": "
                 "[{\"names\": [\"read\", \"write\", \"delete_module\"], \"action\": \"SCMP_ACT_ALLOW\"}]}}}");
-  ok (harden (spec, &ctx, &err) == 0, "default EPERM profile: hardened");
-  ok (module_rules (spec, &action, &eret) == 1, "default EPERM: one module rule (the allow was dropped)");
-  is (action, "SCMP_ACT_NOTIFY", "default EPERM: a notify rule is added for the module syscalls");
+  tap_ok (harden (spec, &ctx, &err) == 0, "default EPERM profile: hardened");
+  tap_ok (module_rules (spec, &action, &eret) == 1, "default EPERM: one module rule (the allow was dropped)");
+  tap_is_str (action, "SCMP_ACT_NOTIFY", "default EPERM: a notify rule is added for the module syscalls");
   json_free (spec);
 
   spec = parse ("{\"process\": {}, \"linux\": {}, \"annotations\": {\"run.sbx.on-violation\": \"explode\"}}");
-  ok (harden (spec, &ctx, &err) < 0 && strstr (err.msg, "expected log, freeze or kill") != NULL,
-      "unknown on-violation refused");
+  tap_ok (harden (spec, &ctx, &err) < 0 && strstr (err.msg, "expected log, freeze or kill") != NULL,
+          "unknown on-violation refused");
   json_free (spec);
 
   spec = parse ("{\"process\": {}, \"linux\": {}}");
@@ -228,11 +206,12 @@ test_stage (void)
   ctx.cfg = &cfg, ctx.note = note, ctx.container_id = "c2";
   ctx.containerd_address = "/run/containerd/containerd.sock", ctx.containerd_namespace = "moby";
   with_namespaces (spec);
-  ok (sbx_policy_apply_spec (spec, &ctx, &err) == 0, "containerd context: hardened");
-  is (json_annotation (spec, SBX_ANN_CONTAINERD_ADDRESS), "/run/containerd/containerd.sock", "containerd address");
-  is (json_annotation (spec, SBX_ANN_CONTAINERD_NAMESPACE), "moby", "containerd namespace");
-  is (json_annotation (spec, SBX_ANN_ENGINE), "docker", "namespace moby: engine docker");
-  ok (json_annotation (spec, SBX_ANN_RUNTIME_LOG) == NULL, "no --log: no runtime-log annotation");
+  tap_ok (sbx_policy_apply_spec (spec, &ctx, &err) == 0, "containerd context: hardened");
+  tap_is_str (json_annotation (spec, SBX_ANN_CONTAINERD_ADDRESS), "/run/containerd/containerd.sock",
+              "containerd address");
+  tap_is_str (json_annotation (spec, SBX_ANN_CONTAINERD_NAMESPACE), "moby", "containerd namespace");
+  tap_is_str (json_annotation (spec, SBX_ANN_ENGINE), "docker", "namespace moby: engine docker");
+  tap_ok (json_annotation (spec, SBX_ANN_RUNTIME_LOG) == NULL, "no --log: no runtime-log annotation");
   json_free (spec);
 }
 
@@ -248,36 +227,36 @@ test_encodings (void)
                                         0x12, 4,   0x0a, 2, 'h', 'i' };
   char big[300], name[64];
 
-  ok (len == sizeof want && memcmp (buf, want, len) == 0, "Any(StringValue \"hi\") encodes as protobuf");
+  tap_ok (len == sizeof want && memcmp (buf, want, len) == 0, "Any(StringValue \"hi\") encodes as protobuf");
   memset (big, 'x', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   len = sbx_w_any_string (big, buf, sizeof buf);
-  ok (len == 0, "Any encoding refuses a buffer too small");
+  tap_ok (len == 0, "Any encoding refuses a buffer too small");
   {
     unsigned char large[1024];
     len = sbx_w_any_string (big, large, sizeof large);
     /* 299 bytes: a two-byte varint (0xab 0x02); the value field is 1 + 2 + 299 = 302 (0xae 0x02). */
-    ok (len == 2 + 27 + 1 + 2 + 1 + 2 + 299 && large[29] == 0x12 && large[30] == 0xae && large[31] == 0x02
-            && large[33] == 0xab && large[34] == 0x02,
-        "Any encoding: multi-byte varints");
+    tap_ok (len == 2 + 27 + 1 + 2 + 1 + 2 + 299 && large[29] == 0x12 && large[30] == 0xae && large[31] == 0x02
+                && large[33] == 0xab && large[34] == 0x02,
+            "Any encoding: multi-byte varints");
   }
 
   sbx_w_modinfo_name ("\177ELF...\0license=GPL\0name=xfs\0vermagic=6.1", 41, name, sizeof name);
-  is (name, "xfs", "module name from .modinfo");
+  tap_is_str (name, "xfs", "module name from .modinfo");
   sbx_w_modinfo_name ("\177ELF-not-a-module", 17, name, sizeof name);
-  is (name, "", "no .modinfo: no name");
+  tap_is_str (name, "", "no .modinfo: no name");
   sbx_w_modinfo_name ("xname=evil\0", 11, name, sizeof name);
-  is (name, "", "name= must start an entry");
+  tap_is_str (name, "", "name= must start an entry");
 
-  is (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 313), "finit_module", "x86_64 313 = finit_module");
-  is (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 175 | 0x40000000), "init_module", "x32 175 = init_module");
-  is (sbx_w_syscall_name (AUDIT_ARCH_I386, 129), "delete_module", "i386 129 = delete_module");
-  ok (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 0) == NULL, "read is not a module syscall");
+  tap_is_str (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 313), "finit_module", "x86_64 313 = finit_module");
+  tap_is_str (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 175 | 0x40000000), "init_module", "x32 175 = init_module");
+  tap_is_str (sbx_w_syscall_name (AUDIT_ARCH_I386, 129), "delete_module", "i386 129 = delete_module");
+  tap_ok (sbx_w_syscall_name (AUDIT_ARCH_X86_64, 0) == NULL, "read is not a module syscall");
 
-  ok (sbx_container_id_ok ("abc-1.2_x+y"), "plain container id accepted");
-  ok (!sbx_container_id_ok ("../etc") && !sbx_container_id_ok ("a/b") && !sbx_container_id_ok ("..")
-          && !sbx_container_id_ok (""),
-      "ids that could leave the records directory refused");
+  tap_ok (sbx_container_id_ok ("abc-1.2_x+y"), "plain container id accepted");
+  tap_ok (!sbx_container_id_ok ("../etc") && !sbx_container_id_ok ("a/b") && !sbx_container_id_ok ("..")
+              && !sbx_container_id_ok (""),
+          "ids that could leave the records directory refused");
 }
 
 static int
@@ -313,7 +292,7 @@ test_journal (void)
     }
   sbx_journal_read (path, 2, collect, seen, &err);
   /* 8-byte lines, 20-byte limit: two lines per file, three files kept (current + 2), the oldest dropped. */
-  is (seen, "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|{\"n\":4}|", "journal: rotated files read oldest first");
+  tap_is_str (seen, "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|{\"n\":4}|", "journal: rotated files read oldest first");
   for (int i = 5; i < 8; i++)
     {
       char l[32];
@@ -322,21 +301,22 @@ test_journal (void)
     }
   seen[0] = '\0';
   sbx_journal_read (path, 2, collect, seen, &err);
-  is (seen, "{\"n\":2}|{\"n\":3}|{\"n\":4}|{\"n\":5}|{\"n\":6}|{\"n\":7}|", "journal: bounded to keep+1 files");
+  tap_is_str (seen, "{\"n\":2}|{\"n\":3}|{\"n\":4}|{\"n\":5}|{\"n\":6}|{\"n\":7}|", "journal: bounded to keep+1 files");
 
   snprintf (ev.file, sizeof ev.file, "/lib/modules/x.ko");
   snprintf (ev.module, sizeof ev.module, "x");
   ev.time.tv_sec = 0, ev.time.tv_nsec = 5;
-  ok (sbx_w_event_json (&c, c.id, &ev, 3, &line, &len, &err) == 0, "event to JSON");
+  tap_ok (sbx_w_event_json (&c, c.id, &ev, 3, &line, &len, &err) == 0, "event to JSON");
   j = parse (line);
-  is (json_str (json_find (j, "time")), "1970-01-01T00:00:00.000000005Z", "event time: RFC 3339, nanoseconds, UTC");
-  is (json_str (json_find (j, "container")), "c1", "event container");
-  is (json_str (json_find (j, "engine")), "podman", "event engine");
-  is (json_str (json_find (j, "syscall")), "finit_module", "event syscall");
-  is (json_str (json_find (j, "module")), "x", "event module");
-  is (json_str (json_find (j, "file")), "/lib/modules/x.ko", "event file");
-  is (json_str (json_find (j, "outcome")), "refused EPERM", "event outcome");
-  is (json_num_raw (json_find (j, "count")), "3", "event count");
+  tap_is_str (json_str (json_find (j, "time")), "1970-01-01T00:00:00.000000005Z",
+              "event time: RFC 3339, nanoseconds, UTC");
+  tap_is_str (json_str (json_find (j, "container")), "c1", "event container");
+  tap_is_str (json_str (json_find (j, "engine")), "podman", "event engine");
+  tap_is_str (json_str (json_find (j, "syscall")), "finit_module", "event syscall");
+  tap_is_str (json_str (json_find (j, "module")), "x", "event module");
+  tap_is_str (json_str (json_find (j, "file")), "/lib/modules/x.ko", "event file");
+  tap_is_str (json_str (json_find (j, "outcome")), "refused EPERM", "event outcome");
+  tap_is_str (json_num_raw (json_find (j, "count")), "3", "event count");
   json_free (j);
   {
     char cmd[256];
@@ -353,17 +333,18 @@ test_state_text (void)
 
   t = sbx_text_add_annotation ("{\n  \"id\": \"x\",\n  \"annotations\": {\n    \"a\": \"b\"\n  },\n  \"owner\": \"\"\n}",
                                "run.sbx.violations", "3");
-  is (t, "{\n  \"id\": \"x\",\n  \"annotations\": {\n    \"run.sbx.violations\": \"3\",\n    \"a\": \"b\"\n  },\n"
-         "  \"owner\": \"\"\n}",
-      "state text: added in runc's layout");
+  tap_is_str (t,
+              "{\n  \"id\": \"x\",\n  \"annotations\": {\n    \"run.sbx.violations\": \"3\",\n    \"a\": \"b\"\n  },\n"
+              "  \"owner\": \"\"\n}",
+              "state text: added in runc's layout");
   free (t);
   t = sbx_text_add_annotation ("{\"id\":\"x\",\"annotations\":{}}", "k", "1");
-  is (t, "{\"id\":\"x\",\"annotations\":{\"k\": \"1\"}}", "state text: empty annotations object");
+  tap_is_str (t, "{\"id\":\"x\",\"annotations\":{\"k\": \"1\"}}", "state text: empty annotations object");
   free (t);
   t = sbx_text_add_annotation ("{\"id\":\"x\"}", "k", "1");
-  ok (t == NULL, "state text: no annotations object, NULL");
+  tap_ok (t == NULL, "state text: no annotations object, NULL");
   t = sbx_text_add_annotation ("{\"annotations\": \"weird\"}", "k", "1");
-  ok (t == NULL, "state text: annotations not an object, NULL");
+  tap_ok (t == NULL, "state text: annotations not an object, NULL");
 }
 
 int
@@ -373,6 +354,5 @@ main (void)
   test_encodings ();
   test_journal ();
   test_state_text ();
-  printf ("1..%d\n", n);
-  return failed ? 1 : 0;
+  return tap_done ();
 }

@@ -15,6 +15,7 @@
 #include "../policy/policy.h"
 #include "../profiles/profile.h"
 #include "fixture.h"
+#include "seccomp_fixture.h"
 #include "tap.h"
 
 static void
@@ -22,22 +23,6 @@ quiet (enum sbx_level level, const char *fmt, ...)
 {
   (void) level;
   (void) fmt;
-}
-
-static struct sbx_config cfg;
-
-static json_t *
-parse (const char *s)
-{
-  json_t *v = NULL;
-  sbx_err err;
-
-  if (json_parse (s, strlen (s), "test", &v, &err) < 0)
-    {
-      fprintf (stderr, "# bad test JSON: %s\n", err.msg);
-      exit (1);
-    }
-  return v;
 }
 
 /* Harden SPEC_JSON with the whole policy; NULL on refusal (message in *ERR). */
@@ -54,46 +39,6 @@ harden (const char *spec_json, enum sbx_delegate_kind d, sbx_err *err)
       return NULL;
     }
   return spec;
-}
-
-/* What the kernel would answer for NAME(ARGS) under the spec's linux.seccomp. */
-static uint32_t
-verdict (const json_t *spec, const char *name, uint64_t a0, uint64_t a1, uint64_t a2)
-{
-  const uint64_t args[6] = { a0, a1, a2 };
-  struct sbx_filter f;
-  struct sbx_bpf p;
-  uint32_t ret = 0xdeadbeef;
-  sbx_err err;
-
-  if (sbx_filter_from_oci (json_find (json_find (spec, "linux"), "seccomp"), "spec", &f, &err) < 0)
-    {
-      printf ("# %s\n", err.msg);
-      return ret;
-    }
-  if (sbx_filter_compile (&f, false, &p, &err) < 0)
-    printf ("# %s\n", err.msg);
-  else
-    sbx_bpf_run_name (&p, name, args, &ret);
-  sbx_bpf_free (&p);
-  sbx_filter_free (&f);
-  return ret;
-}
-
-/* AUDIT_ARCH_I386, without including libseccomp in a test of the profiles' interface. */
-#define SCMP_ARCH_X86_FOR_TEST 0x40000003u
-#define ERRNO(e) (SECCOMP_RET_ERRNO | (e))
-#define ALLOW SECCOMP_RET_ALLOW
-
-static const char *
-spec_with (const char *seccomp, const char *extra)
-{
-  static char buf[16384];
-  snprintf (buf, sizeof buf,
-            "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"capabilities\":{\"bounding\":["
-            "\"CAP_CHOWN\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"]}},\"linux\":{%s%s}%s}",
-            seccomp ? "\"seccomp\":" : "", seccomp ? seccomp : "", extra ? extra : "");
-  return buf;
 }
 
 static void
@@ -545,242 +490,6 @@ test_real_engine_profile (void)
   sbx_filter_free (&e);
 }
 
-/* The hardening memo: a start served from it gets exactly what hardening from scratch gives, and nothing it was
-   not computed from. */
-static int memo_hits;
-static char last_notes[2048];
-
-static void
-count_memo (enum sbx_level level, const char *fmt, ...)
-{
-  char msg[2048];
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  if (level == SBX_DEBUG && strstr (msg, "from the hardening memo"))
-    memo_hits++;
-  if (strstr (msg, "intersection refuses more"))
-    snprintf (last_notes, sizeof last_notes, "%s", msg);
-}
-
-static struct sbx_config cfg_nomemo;
-
-/* SPEC hardened for crun with its seccomp cache in DIR, the memo on (MEMO) or off (sbx.json "seccomp_memo"),
-   serialized; *HIT tells whether the memo served. */
-static char *
-memo_harden (const char *spec_json, const char *dir, bool memo, bool *hit)
-{
-  json_t *spec = parse (spec_json);
-  struct sbx_policy_ctx ctx
-      = { .cfg = memo ? &cfg : &cfg_nomemo, .container_id = "t", .delegate = SBX_DELEGATE_CRUN, .note = count_memo };
-  char *out = NULL;
-  size_t len;
-  sbx_err err;
-  int before = memo_hits;
-
-  setenv ("SBX_SECCOMP_CACHE", dir, 1);
-  last_notes[0] = '\0';
-  fixture_namespaces (spec);
-  if (sbx_policy_apply_spec (spec, &ctx, &err) < 0 || json_serialize (spec, &out, &len, &err) < 0)
-    printf ("# memo_harden: %s\n", err.msg);
-  json_free (spec);
-  *hit = memo_hits > before;
-  return out;
-}
-
-static void
-write_file (const char *path, const char *text)
-{
-  FILE *f = fopen (path, "w");
-  if (f)
-    {
-      fputs (text, f);
-      fclose (f);
-    }
-}
-
-static void
-test_memo (void)
-{
-  char dir[] = "/tmp/sbx-test-memo.XXXXXX", profiles[] = "/tmp/sbx-test-memo-profiles.XXXXXX", path[600];
-  static const char *const engine = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\","
-                                    "\"write\",\"exit_group\",\"personality\",\"settimeofday\"],\"action\":"
-                                    "\"SCMP_ACT_ALLOW\"}],\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"]}";
-  /* A profile whose result depends on the capabilities: settimeofday only with CAP_SYS_TIME. */
-  static const char *const capprof
-      = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\",\"write\",\"exit_group\"],"
-        "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"settimeofday\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":"
-        "{\"caps\":[\"CAP_SYS_TIME\"]}}]}";
-  const char *variants[6];
-  char buf[6][4096];
-  bool hit;
-
-  if (mkdtemp (dir) == NULL || mkdtemp (profiles) == NULL)
-    return;
-  setenv ("SBX_PROFILES_DIR", profiles, 1);
-  snprintf (path, sizeof path, "%s/captime.json", profiles);
-  write_file (path, capprof);
-  snprintf (buf[0], sizeof buf[0], "%s", spec_with (NULL, NULL));
-  snprintf (buf[1], sizeof buf[1], "%s", spec_with (engine, NULL));
-  snprintf (buf[2], sizeof buf[2], "%s", spec_with (engine, ",\"annotations\":{\"run.sbx.profile\":\"strict\"}"));
-  snprintf (buf[3], sizeof buf[3], "%s", spec_with (engine, ",\"annotations\":{\"run.sbx.profile\":\"captime\"}"));
-  snprintf (buf[4], sizeof buf[4], "%s", spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"captime\"}"));
-  /* The same with CAP_SYS_TIME in the bounding set. */
-  {
-    char *p = strstr (buf[4], "\"CAP_CHOWN\"");
-    snprintf (buf[5], sizeof buf[5], "%.*s\"CAP_SYS_TIME\",%s", (int) (p - buf[4]), buf[4], p);
-  }
-  for (size_t i = 0; i < SBX_ARRAY_SIZE (variants); i++)
-    variants[i] = buf[i];
-
-  for (size_t i = 0; i < SBX_ARRAY_SIZE (variants); i++)
-    {
-      bool hit_cold, hit_warm;
-      cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit);
-      cleanup_free char *cold = memo_harden (variants[i], dir, true, &hit_cold);
-      cleanup_free char *warm = memo_harden (variants[i], dir, true, &hit_warm);
-      tap_ok (ref && cold && warm && !hit && !hit_cold && hit_warm && strcmp (ref, cold) == 0
-                  && strcmp (ref, warm) == 0,
-              "memo, spec variant %zu: a first start stores, the next is served, both byte-identical to no memo", i);
-    }
-
-  /* Capabilities are part of the key: the variant without CAP_SYS_TIME never gets the one with it. */
-  {
-    json_t *a = parse (variants[4]), *b = parse (variants[5]);
-    cleanup_free char *x = memo_harden (variants[4], dir, true, &hit), *y = memo_harden (variants[5], dir, true, &hit);
-    json_t *sx = parse (x), *sy = parse (y);
-    json_t *ax = json_find (sx, "annotations"), *ay = json_find (sy, "annotations");
-    json_t *fx = parse (json_str (json_find (ax, "run.sbx.seccomp"))), *fy = parse (json_str (json_find (ay, "run.sbx.seccomp")));
-    json_t *wx = json_new_obj (), *wy = json_new_obj ();
-    sbx_err err;
-    json_set (wx, "linux", json_new_obj (), &err);
-    json_set (json_find (wx, "linux"), "seccomp", fx, &err);
-    json_set (wy, "linux", json_new_obj (), &err);
-    json_set (json_find (wy, "linux"), "seccomp", fy, &err);
-    tap_ok (verdict (wx, "settimeofday", 0, 0, 0) != ALLOW && verdict (wy, "settimeofday", 0, 0, 0) == ALLOW,
-            "memo: the capability-conditioned rule follows each spec's own bounding set");
-    json_free (a), json_free (b), json_free (sx), json_free (sy), json_free (wx), json_free (wy);
-  }
-
-  /* A profile file's bytes are part of the key: editing it takes effect at the next start. */
-  {
-    cleanup_free char *before = memo_harden (variants[4], dir, true, &hit), *after = NULL;
-    bool hit2;
-    write_file (path, "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\",\"write\",\"exit_group\","
-                      "\"getppid\"],\"action\":\"SCMP_ACT_ALLOW\"}]}");
-    after = memo_harden (variants[4], dir, true, &hit2);
-    tap_ok (hit && !hit2 && before && after && strstr (after, "getppid") && !strstr (before, "getppid"),
-            "memo: an edited profile file is not served from an entry of its old content");
-    write_file (path, capprof);
-  }
-
-  /* What the intersection tells the engine is told again when the memo serves the start: the engine refuses
-     getppid for two values of one argument, the profile kills it for a value of another, which libseccomp cannot
-     combine exactly. */
-  {
-    static const char *const eng = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"getppid\"],"
-                                   "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":5,\"args\":[{\"index\":0,\"value\":1,"
-                                   "\"op\":\"SCMP_CMP_EQ\"}]},{\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\","
-                                   "\"errnoRet\":5,\"args\":[{\"index\":0,\"value\":2,\"op\":\"SCMP_CMP_EQ\"}]}]}";
-    cleanup_free char *cold = NULL, *warm = NULL;
-    char first[2048], argpath[600];
-    bool h1, h2;
-    snprintf (argpath, sizeof argpath, "%s/argkill.json", profiles);
-    write_file (argpath, "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"getppid\"],\"action\":"
-                         "\"SCMP_ACT_KILL_PROCESS\",\"args\":[{\"index\":1,\"value\":7,\"op\":\"SCMP_CMP_EQ\"}]}]}");
-    cold = memo_harden (spec_with (eng, ",\"annotations\":{\"run.sbx.profile\":\"argkill\"}"), dir, true, &h1);
-    snprintf (first, sizeof first, "%s", last_notes);
-    warm = memo_harden (spec_with (eng, ",\"annotations\":{\"run.sbx.profile\":\"argkill\"}"), dir, true, &h2);
-    tap_ok (!h1 && h2 && first[0] && strcmp (first, last_notes) == 0,
-            "memo: the intersection's note is repeated on a start the memo serves (\"%s\")", last_notes);
-  }
-
-  /* Entries that do not belong are misses: each entry moved under the next one's name, then each one corrupted. */
-  {
-    char cmd[700], files[32][600], tmp[700];
-    FILE *p;
-    int n = 0;
-    bool all_same = true;
-    snprintf (cmd, sizeof cmd, "ls %s/*.memo", dir);
-    p = popen (cmd, "r");
-    while (p && n < 32 && fgets (files[n], sizeof files[n], p))
-      files[n][strcspn (files[n], "\n")] = '\0', n++;
-    if (p)
-      pclose (p);
-    snprintf (tmp, sizeof tmp, "%s.tmp", files[0]);
-    rename (files[0], tmp);
-    for (int i = 0; i + 1 < n; i++)
-      rename (files[i + 1], files[i]);
-    rename (tmp, files[n - 1]);
-    for (size_t i = 0; i < SBX_ARRAY_SIZE (variants); i++)
-      {
-        cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit), *got = memo_harden (variants[i], dir, true, &hit);
-        all_same = all_same && ref && got && strcmp (ref, got) == 0;
-      }
-    tap_ok (n >= (int) SBX_ARRAY_SIZE (variants) && all_same,
-            "memo: %d entries each moved under another's name are never served to the wrong spec", n);
-
-    /* The served starts above rewrote their own entries: corrupt every entry now. */
-    p = popen (cmd, "r");
-    for (n = 0; p && n < 32 && fgets (files[n], sizeof files[n], p); n++)
-      {
-        struct stat st;
-        int fd;
-        files[n][strcspn (files[n], "\n")] = '\0';
-        fd = open (files[n], O_RDWR);
-        if (fd >= 0 && fstat (fd, &st) == 0)
-          {
-            char c = 0;
-            if (pread (fd, &c, 1, st.st_size - 2) == 1)
-              c ^= 0x20, all_same = pwrite (fd, &c, 1, st.st_size - 2) == 1 && all_same;
-          }
-        if (fd >= 0)
-          close (fd);
-      }
-    if (p)
-      pclose (p);
-    for (size_t i = 0; i < SBX_ARRAY_SIZE (variants); i++)
-      {
-        cleanup_free char *ref = memo_harden (variants[i], dir, false, &hit), *got = memo_harden (variants[i], dir, true, &hit);
-        all_same = all_same && ref && got && strcmp (ref, got) == 0 && !hit;
-      }
-    tap_ok (all_same, "memo: %d corrupt entries are misses, and those starts are hardened from scratch", n);
-  }
-
-  /* A cache directory others can write is not trusted: no entry read from it or written to it, and crun gets
-     the JSON filter (it compiles it itself). */
-  {
-    char open_dir_[] = "/tmp/sbx-test-memo-open.XXXXXX", cmd[700];
-    cleanup_free char *a = NULL, *b = NULL;
-    bool h1, h2;
-    FILE *p;
-    int entries = -1;
-    if (mkdtemp (open_dir_) && chmod (open_dir_, 0777) == 0)
-      {
-        a = memo_harden (variants[1], open_dir_, true, &h1);
-        b = memo_harden (variants[1], open_dir_, true, &h2);
-        snprintf (cmd, sizeof cmd, "ls -A %s | wc -l", open_dir_);
-        if ((p = popen (cmd, "r")) != NULL)
-          {
-            if (fscanf (p, "%d", &entries) != 1)
-              entries = -1;
-            pclose (p);
-          }
-        rmdir (open_dir_);
-      }
-    tap_ok (a && b && !h1 && !h2 && entries == 0 && !strstr (b, "run.oci.seccomp_bpf_data"),
-            "memo and BPF cache: a world-writable directory is never used (%d entries)", entries);
-  }
-
-  snprintf (path, sizeof path, "rm -rf %s %s", dir, profiles);
-  if (system (path) != 0)
-    printf ("# could not remove %s\n", dir);
-  setenv ("SBX_PROFILES_DIR", "/nonexistent/sbx-profiles", 1);
-  setenv ("SBX_SECCOMP_CACHE", "", 1);
-}
-
 int
 main (void)
 {
@@ -790,10 +499,8 @@ main (void)
   {
     /* These tests are about the filter: no watcher turns the module block into a notification. */
     static const char settings[] = "{\"watcher\":{\"enabled\":false}}";
-    static const char nomemo[] = "{\"watcher\":{\"enabled\":false},\"seccomp_memo\":false}";
     sbx_err err;
-    if (json_parse (settings, sizeof settings - 1, "settings", &cfg.root, &err) < 0
-        || json_parse (nomemo, sizeof nomemo - 1, "settings", &cfg_nomemo.root, &err) < 0)
+    if (json_parse (settings, sizeof settings - 1, "settings", &cfg.root, &err) < 0)
       return 1;
   }
   test_builtin_profiles ();
@@ -807,6 +514,5 @@ main (void)
   test_cache ();
   test_inexact_refuses_more ();
   test_real_engine_profile ();
-  test_memo ();
   return tap_done ();
 }

@@ -6,6 +6,7 @@
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../profiles/profile.h"
 

@@ -89,7 +89,7 @@ $(B)/sbx-probe: tests/probe/sbx-probe.c
 
 $(B)/tests/%: tests/%.c $(call obj,$(SHIM_COMMON) $(filter-out shim/runtime.c shim/sbx.c,$(RT_SRCS) $(SBX_SRCS))) $(LIB) $(SBX_EXTRA_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SBX_EXTRA_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(PKG_LIBS) $(SBX_EXTRA_LDLIBS)
 
 unit: $(TESTS)
 

@@ -449,23 +449,66 @@ record_reporting (json_t *spec, struct sbx_policy_ctx *ctx, const char *monitor,
 }
 
 int
-sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
+sbx_notify_plan (const json_t *spec, const json_t *engine_seccomp, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
+  static char sock[PATH_MAX];
   const char *id = ctx->container_id ? ctx->container_id : "?";
-  json_t *seccomp, *syscalls, *rule = NULL, *engine_listener, *def;
-  char sock[PATH_MAX];
   const char *ov = json_annotation (spec, SBX_ANN_ON_VIOLATION);
+  json_t *engine_listener;
   sbx_err werr = { 0 };
-  long long n;
 
+  ctx->notify_sock = NULL;
   if (ov && strcmp (ov, "log") != 0 && strcmp (ov, "freeze") != 0 && strcmp (ov, "kill") != 0)
     return sbx_fail (err, EINVAL, "annotation %s=\"%s\": expected log, freeze or kill", SBX_ANN_ON_VIOLATION, ov);
-  if (sbx_seccomp_of_spec (spec, &seccomp, err) < 0)
-    return -1;
-  if (json_get_typed (seccomp, "listenerPath", JSON_STRING, &engine_listener, err) < 0
+  if (json_get_typed (engine_seccomp, "listenerPath", JSON_STRING, &engine_listener, err) < 0)
+    return sbx_wrap (err, "linux.seccomp");
+  ctx->watcher_sock = sbx_watcher_socket (ctx->cfg, sock, sizeof sock);
+  /* A spec hardened before (a bundle run twice) carries sbx's own listener: not the engine's to keep. */
+  if (engine_listener && *json_str (engine_listener)
+      && !(strcmp (json_str (engine_listener), sock) == 0
+           && strcmp (json_str (json_find (engine_seccomp, "listenerMetadata")) ?: "", SBX_LISTENER_METADATA) == 0))
+    {
+      ctx->note (SBX_WARN,
+                 "container %s: module-load monitoring off: the engine set its own seccomp listener (%s); module "
+                 "syscalls keep a plain EPERM rule",
+                 id, json_str (engine_listener));
+      return 0;
+    }
+  /* No configuration means no runtime around this policy (unit tests, profile tools): no watcher to consult. */
+  if (ctx->cfg == NULL || !sbx_config_bool (ctx->cfg, "watcher.enabled", true))
+    return 0;
+  if (sbx_notify_ensure_watcher (ctx->cfg, sock, &werr) < 0)
+    {
+      if (sbx_config_bool (ctx->cfg, "watcher.fail_closed", false))
+        return sbx_fail (err, werr.code, "container %s: module-load watcher unavailable and watcher.fail_closed is "
+                         "set: %s", id, werr.msg);
+      ctx->note (SBX_WARN, "container %s: module-load monitoring unavailable (%s); module syscalls keep a plain "
+                 "EPERM rule", id, werr.msg);
+      return 0;
+    }
+  ctx->notify_sock = sock;
+  return 0;
+}
+
+int
+sbx_notify_apply (json_t *seccomp, const struct sbx_policy_ctx *ctx, const char **monitor, char *warn,
+                  size_t warn_size, sbx_err *err)
+{
+  json_t *syscalls, *rule = NULL, *listener, *def;
+  long long n;
+
+  *monitor = "eperm";
+  warn[0] = '\0';
+  if (json_get_typed (seccomp, "listenerPath", JSON_STRING, &listener, err) < 0
       || json_get_typed (seccomp, "syscalls", JSON_ARRAY, &syscalls, err) < 0
       || json_get_typed (seccomp, "defaultAction", JSON_STRING, &def, err) < 0)
     return sbx_wrap (err, "linux.seccomp");
+  if (listener && ctx->watcher_sock && strcmp (json_str (listener), ctx->watcher_sock) == 0
+      && strcmp (json_str (json_find (seccomp, "listenerMetadata")) ?: "", SBX_LISTENER_METADATA) == 0)
+    {
+      json_del (seccomp, "listenerPath");
+      json_del (seccomp, "listenerMetadata");
+    }
   for (size_t i = 0; i < json_arr_len (syscalls); i++)
     if (is_block_rule (json_arr_at (syscalls, i)))
       {
@@ -476,45 +519,15 @@ sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
     {
       const json_t *dret = json_find (seccomp, "defaultErrnoRet");
       /* The seccomp stage adds no rule when the default already refuses with EPERM; anything else means the
-         module block is not where this stage expects it, and the safe answer is to leave the spec alone. */
+         module block is not where this stage expects it, and the safe answer is to leave the filter alone. */
       if (!(def && strcmp (json_str (def), "SCMP_ACT_ERRNO") == 0 && (dret == NULL || (json_num_int (dret, &n) && n == EPERM))))
         {
-          ctx->note (SBX_WARN, "container %s: module-load monitoring off: no module block rule found in linux.seccomp",
-                     id);
-          return record_reporting (spec, ctx, "eperm", err);
+          snprintf (warn, warn_size, "module-load monitoring off: no module block rule found in linux.seccomp");
+          return 0;
         }
     }
-  sbx_watcher_socket (ctx->cfg, sock, sizeof sock);
-  /* A spec hardened before (a bundle run twice) carries sbx's own listener: not the engine's to keep. */
-  if (engine_listener && strcmp (json_str (engine_listener), sock) == 0
-      && json_str (json_find (seccomp, "listenerMetadata"))
-      && strcmp (json_str (json_find (seccomp, "listenerMetadata")), SBX_LISTENER_METADATA) == 0)
-    {
-      json_del (seccomp, "listenerPath");
-      json_del (seccomp, "listenerMetadata");
-      engine_listener = NULL;
-    }
-  if (engine_listener && *json_str (engine_listener))
-    {
-      ctx->note (SBX_WARN,
-                 "container %s: module-load monitoring off: the engine set its own seccomp listener (%s); module "
-                 "syscalls keep a plain EPERM rule",
-                 id, json_str (engine_listener));
-      return record_reporting (spec, ctx, "eperm", err);
-    }
-  /* No configuration means no runtime around this policy (unit tests, profile tools): no watcher to consult. */
-  if (ctx->cfg == NULL || !sbx_config_bool (ctx->cfg, "watcher.enabled", true))
-    return record_reporting (spec, ctx, "eperm", err);
-  if (sbx_notify_ensure_watcher (ctx->cfg, sock, &werr) < 0)
-    {
-      if (sbx_config_bool (ctx->cfg, "watcher.fail_closed", false))
-        return sbx_fail (err, werr.code, "container %s: module-load watcher unavailable and watcher.fail_closed is "
-                         "set: %s", id, werr.msg);
-      ctx->note (SBX_WARN, "container %s: module-load monitoring unavailable (%s); module syscalls keep a plain "
-                 "EPERM rule", id, werr.msg);
-      return record_reporting (spec, ctx, "eperm", err);
-    }
-
+  if (ctx->notify_sock == NULL)
+    return 0;
   if (rule == NULL)
     {
       rule = notify_rule ();
@@ -524,8 +537,15 @@ sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   /* runc refuses errnoRet on any action but ERRNO and TRACE. */
   json_del (rule, "errnoRet");
   if (json_set (rule, "action", json_new_str ("SCMP_ACT_NOTIFY"), err) < 0
-      || json_set (seccomp, "listenerPath", json_new_str (sock), err) < 0
+      || json_set (seccomp, "listenerPath", json_new_str (ctx->notify_sock), err) < 0
       || json_set (seccomp, "listenerMetadata", json_new_str (SBX_LISTENER_METADATA), err) < 0)
     return -1;
-  return record_reporting (spec, ctx, "notify", err);
+  *monitor = "notify";
+  return 0;
+}
+
+int
+sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
+{
+  return record_reporting (spec, ctx, ctx->monitor ? ctx->monitor : "eperm", err);
 }

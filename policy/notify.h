@@ -52,7 +52,17 @@ int sbx_watcher_spawn (const struct sbx_config *cfg, const char *sock, sbx_err *
 extern int (*sbx_notify_ensure_watcher) (const struct sbx_config *cfg, const char *sock, sbx_err *err);
 int sbx_notify_ensure_watcher_default (const struct sbx_config *cfg, const char *sock, sbx_err *err);
 
-/* The stage: turn the module block rule into SCMP_ACT_NOTIFY towards the watcher, or keep EPERM and say why. */
+/* Module syscalls go to the watcher (SCMP_ACT_NOTIFY) or keep a plain EPERM.  The decision is taken before the
+   filter is built, from what the engine asked and whether a watcher answers (it may be started): the seccomp
+   stage memoizes the filter it gives.  Sets ctx->watcher_sock, and ctx->notify_sock when the watcher answers;
+   notes why not otherwise.  Fails on a bad run.sbx.on-violation, or with watcher.fail_closed and no watcher. */
+int sbx_notify_plan (const json_t *spec, const json_t *engine_seccomp, struct sbx_policy_ctx *ctx, sbx_err *err);
+/* The plan applied to the filter the seccomp stage built (pure): the module block rule becomes SCMP_ACT_NOTIFY
+   towards ctx->notify_sock, and sbx's own stale listener goes.  *MONITOR is "notify" or "eperm"; WARN gets why
+   not when the filter has no block rule where one is expected. */
+int sbx_notify_apply (json_t *seccomp, const struct sbx_policy_ctx *ctx, const char **monitor, char *warn,
+                      size_t warn_size, sbx_err *err);
+/* The stage: record in the annotations where violations are reported and how (ctx->monitor). */
 int sbx_stage_notify (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 
 #endif

@@ -20,7 +20,6 @@ static const struct
   { "cgroups", sbx_stage_cgroups },
   { "seccomp", sbx_stage_seccomp },
   { "notify", sbx_stage_notify },
-  { "seccomp-compile", sbx_stage_seccomp_compile },
   { "annotations", sbx_stage_annotations },
 };
 

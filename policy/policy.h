@@ -39,6 +39,11 @@ struct sbx_policy_ctx
   const char *containerd_namespace; /* NAMESPACE set by containerd's runc shim, or NULL */
   /* Set by the stages, recorded in the annotations by the last one. */
   const char *profile;
+  /* Module-syscall monitoring: the watcher's socket, and the same when module syscalls go to it (NULL for a
+     plain EPERM); then what the filter got, "notify" or "eperm" (sbx_notify_plan, the seccomp stage). */
+  const char *watcher_sock;
+  const char *notify_sock;
+  const char *monitor;
 };
 
 /* Harden a whole container spec (create, run). */
@@ -54,8 +59,13 @@ int sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_namespaces (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_cgroups (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
-int sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_annotations (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
+
+/* For crun, the filter SECCOMP (linux.seccomp of SPEC) handed over precompiled: whether it will be, and doing it
+   (*COMPILED false, with a note, when the cache cannot give it: crun then compiles the JSON itself). */
+bool sbx_seccomp_compile_wanted (const json_t *spec, const struct sbx_policy_ctx *ctx);
+int sbx_seccomp_compile_crun (json_t *spec, json_t *seccomp, struct sbx_policy_ctx *ctx, bool *compiled,
+                              sbx_err *err);
 
 /* The pids limit given to containers whose engine set none (sbx.json "pids_limit"; 0 disables it). */
 #define SBX_PIDS_LIMIT_DEFAULT 4096

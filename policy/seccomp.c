@@ -9,6 +9,7 @@
 #include "build_id.h"
 #include "../profiles/profile.h"
 #include "../profiles/seccomp_oci.h"
+#include "notify.h"
 #include "policy.h"
 
 #define SBX_PROFILE_DEFAULT "default"
@@ -160,12 +161,13 @@ fail:
   return -1;
 }
 
-/* What harden's result depends on, as the memo's key: this build of sbx (its code and embedded profiles), the
-   profile's bytes unless embedded, the capabilities, then the engine's filter as written.  The kernel and
-   libseccomp are added by the memo itself.  Every variable part but the last is length-prefixed. */
+/* What the stage's outcome depends on, as the memo's key: this build of sbx (its code and embedded profiles), the
+   profile's bytes unless embedded, the capabilities, the monitoring plan, whether crun gets BPF, then the engine's
+   filter as written.  The kernel and libseccomp are added by the memo itself.  Every variable part but the last
+   is length-prefixed. */
 static int
 memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *src, const char **caps, size_t ncaps,
-           const json_t *engine)
+           const struct sbx_policy_ctx *ctx, bool compile, const json_t *engine)
 {
   cleanup_free char *engine_text = NULL, *prefix = NULL;
   size_t prefix_len = 0, n;
@@ -191,72 +193,152 @@ memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *sr
   fprintf (f, "caps %zu\n", ncaps);
   for (size_t i = 0; i < ncaps; i++)
     fprintf (f, "%zu:%s\n", strlen (caps[i]), caps[i]);
+  fprintf (f, "watcher %zu:%s\nnotify %d\ncompile %d\n", strlen (ctx->watcher_sock ?: ""), ctx->watcher_sock ?: "",
+           ctx->notify_sock != NULL, compile);
   fprintf (f, "engine ");
   if (fclose (f) != 0)
     return -1;
   return sbx_memo_open (m, dir, prefix, engine_text ? engine_text : "none");
 }
 
-/* The memo's value: {"seccomp": the filter, "notes": what to tell the engine again}. */
-static bool
-memo_apply (json_t *linux_, const char *value, size_t len, char *notes, size_t notes_size)
+/* What the stage gives a spec, as the memo keeps it: the final linux.seccomp (JSON), for crun the two
+   annotations, what to tell the engine again (the intersection's notes, a monitoring warning) and the
+   monitoring the filter got.  Stored as length-prefixed fields: the large ones are strings, never parsed. */
+enum
 {
-  json_t *v, *seccomp;
+  F_SECCOMP,
+  F_BPF,
+  F_SAVED,
+  F_NOTES,
+  F_WARN,
+  F_MONITOR,
+  F_COUNT
+};
+
+struct outcome
+{
+  const char *f[F_COUNT];
+  size_t len[F_COUNT];
+};
+
+static bool
+outcome_parse (const char *value, size_t len, struct outcome *o)
+{
+  const char *p = value, *end = value + len;
+
+  for (int i = 0; i < F_COUNT; i++)
+    {
+      char *nl;
+      unsigned long n = strtoul (p, &nl, 10);
+      if (nl == p || nl >= end || *nl != '\n' || n > (size_t) (end - nl - 1))
+        return false;
+      o->f[i] = nl + 1;
+      o->len[i] = n;
+      p = nl + 1 + n;
+    }
+  return p == end;
+}
+
+static char *
+field (const struct outcome *o, int i)
+{
+  return strndup (o->f[i], o->len[i]);
+}
+
+static const char *
+monitor_of (const struct outcome *o)
+{
+  return o->len[F_MONITOR] == 6 && memcmp (o->f[F_MONITOR], "notify", 6) == 0 ? "notify" : "eperm";
+}
+
+/* Put a stored outcome in SPEC; false (SPEC unchanged) when the value is not one. */
+static bool
+memo_apply (json_t *spec, json_t *linux_, const char *value, size_t len, char *notes, size_t notes_size,
+            char *warn, size_t warn_size, const char **monitor)
+{
+  cleanup_free char *text = NULL;
+  json_t *seccomp, *annotations;
+  struct outcome o;
   sbx_err err;
 
-  if (json_parse (value, len, "hardening memo", &v, &err) < 0)
+  if (!outcome_parse (value, len, &o) || (text = field (&o, F_SECCOMP)) == NULL
+      || json_parse (text, strlen (text), "hardening memo", &seccomp, &err) < 0)
     return false;
-  if (!json_is (json_find (v, "seccomp"), JSON_OBJECT) || !json_is (json_find (v, "notes"), JSON_STRING))
-    {
-      json_free (v);
-      return false;
-    }
-  snprintf (notes, notes_size, "%s", json_str (json_find (v, "notes")));
-  seccomp = json_take (v, "seccomp");
-  json_free (v);
-  return json_set (linux_, "seccomp", seccomp, &err) == 0;
+  if (!json_is (seccomp, JSON_OBJECT) || json_set (linux_, "seccomp", seccomp, &err) < 0)
+    return false;
+  if (o.len[F_BPF]
+      && (json_obj_ensure (spec, "annotations", &annotations, &err) < 0
+          || json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str_take (field (&o, F_BPF)), &err) < 0
+          || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str_take (field (&o, F_SAVED)), &err) < 0))
+    return false;
+  snprintf (notes, notes_size, "%.*s", (int) o.len[F_NOTES], o.f[F_NOTES]);
+  snprintf (warn, warn_size, "%.*s", (int) o.len[F_WARN], o.f[F_WARN]);
+  *monitor = monitor_of (&o);
+  return true;
 }
 
 static void
-memo_store (const struct sbx_memo *m, json_t *linux_, const char *notes)
+memo_store (const struct sbx_memo *m, const json_t *spec, const json_t *seccomp, const char *notes, const char *warn,
+            const char *monitor)
 {
-  cleanup_free char *value = NULL;
-  json_t *v = json_new_obj ();
+  cleanup_free char *text = NULL, *value = NULL;
+  const char *bpf = json_annotation (spec, SBX_ANN_CRUN_BPF), *saved = json_annotation (spec, SBX_ANN_SECCOMP_SAVED);
   size_t len;
   sbx_err err;
+  FILE *f;
 
-  /* The stored filter is a copy: V must not own the spec's. */
-  if (v == NULL || json_set (v, "seccomp", json_dup (json_find (linux_, "seccomp")), &err) < 0
-      || json_set (v, "notes", json_new_str (notes), &err) < 0 || json_serialize (v, &value, &len, &err) < 0)
-    {
-      json_free (v);
-      return;
-    }
-  json_free (v);
+  if (json_serialize (seccomp, &text, &len, &err) < 0 || (f = open_memstream (&value, &len)) == NULL)
+    return;
+  fprintf (f, "%zu\n%s%zu\n%s%zu\n%s%zu\n%s%zu\n%s%zu\n%s", strlen (text), text, strlen (bpf ?: ""), bpf ?: "",
+           strlen (saved ?: ""), saved ?: "", strlen (notes), notes, strlen (warn), warn, strlen (monitor), monitor);
   /* An unwritable cache only costs the next start the same work again. */
-  (void) sbx_memo_put (m, value, len, &err);
+  if (fclose (f) == 0)
+    (void) sbx_memo_put (m, value, len, &err);
+}
+
+/* The stage's work when the memo cannot serve: the filter hardened, the monitoring plan applied, and for crun
+   compiled.  Stored unless crun was to get BPF and did not (the cache failed: the next start tries again). */
+static int
+build (json_t *spec, json_t *linux_, const struct sbx_profile_src *src, const char **caps, size_t ncaps,
+       struct sbx_policy_ctx *ctx, const struct sbx_memo *memo, bool compile, char *notes, size_t notes_size,
+       char *warn, size_t warn_size, const char **monitor, sbx_err *err)
+{
+  json_t *seccomp;
+  bool compiled;
+
+  if (harden (linux_, src, caps, ncaps, notes, notes_size, err) < 0)
+    return -1;
+  seccomp = json_find (linux_, "seccomp");
+  if (sbx_notify_apply (seccomp, ctx, monitor, warn, warn_size, err) < 0
+      || sbx_seccomp_compile_crun (spec, seccomp, ctx, &compiled, err) < 0)
+    return -1;
+  if (memo->key && compiled == compile)
+    memo_store (memo, spec, seccomp, notes, warn, *monitor);
+  return 0;
 }
 
 int
 sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
   static char chosen[4096];
+  const char *id = ctx->container_id ? ctx->container_id : "?";
   cleanup_free const char **caps = NULL;
   cleanup_free char *value = NULL;
   json_t *annotations, *linux_, *engine;
   struct sbx_profile_src src;
-  const char *name, *memo_dir = NULL;
-  char notes[1024] = "";
+  const char *name, *memo_dir = NULL, *monitor = "eperm";
+  char notes[1024] = "", warn[256] = "";
   size_t ncaps, value_len;
   struct sbx_memo memo;
-  bool had_bpf;
+  bool had_bpf, compile;
+  int rc = 0;
 
   if (json_get_typed (spec, "annotations", JSON_OBJECT, &annotations, err) < 0)
     return -1;
   had_bpf = annotations && json_del (annotations, SBX_ANN_CRUN_BPF);
   if (had_bpf && json_find (annotations, SBX_ANN_SECCOMP_SAVED) == NULL)
-    ctx->note (SBX_WARN, "container %s: dropped annotation %s: a precompiled filter would replace sbx's",
-               ctx->container_id ? ctx->container_id : "?", SBX_ANN_CRUN_BPF);
+    ctx->note (SBX_WARN, "container %s: dropped annotation %s: a precompiled filter would replace sbx's", id,
+               SBX_ANN_CRUN_BPF);
 
   if (restore_saved (spec, annotations, had_bpf, ctx, err) < 0)
     return -1;
@@ -266,33 +348,34 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   if (json_obj_ensure (spec, "linux", &linux_, err) < 0
       || json_get_typed (linux_, "seccomp", JSON_OBJECT, &engine, err) < 0)
     return sbx_wrap (err, "seccomp profile %s", name);
+  if (sbx_notify_plan (spec, engine, ctx, err) < 0)
+    return -1;
   if (sbx_profile_source (ctx->cfg, name, &src, err) < 0)
     return -1;
+  compile = sbx_seccomp_compile_wanted (spec, ctx);
 
   /* Engines hand every container the same filter and capabilities: the memo spares all but the first start the
-     profile's parse, resolution and intersection.  Only a runtime (a configuration) keeps one. */
+     profile's parse, resolution and intersection, and for crun the compiled program's look-up.  Only a runtime (a
+     configuration) keeps one. */
   if (ctx->cfg && sbx_config_bool (ctx->cfg, "seccomp_memo", true))
     memo_dir = sbx_seccomp_cache_dir (ctx->cfg);
-  memo_open (&memo, memo_dir, &src, caps, ncaps, engine);
-  if (sbx_memo_get (&memo, &value, &value_len) && memo_apply (linux_, value, value_len, notes, sizeof notes))
-    ctx->note (SBX_DEBUG, "container %s: seccomp filter from the hardening memo in %s",
-               ctx->container_id ? ctx->container_id : "?", memo_dir);
+  memo_open (&memo, memo_dir, &src, caps, ncaps, ctx, compile, engine);
+  if (sbx_memo_get (&memo, &value, &value_len)
+      && memo_apply (spec, linux_, value, value_len, notes, sizeof notes, warn, sizeof warn, &monitor))
+    ctx->note (SBX_DEBUG, "container %s: seccomp filter%s from the hardening memo in %s", id,
+               compile ? " and its BPF" : "", memo_dir);
   else
-    {
-      if (harden (linux_, &src, caps, ncaps, notes, sizeof notes, err) < 0)
-        {
-          sbx_memo_close (&memo);
-          sbx_profile_src_free (&src);
-          return sbx_wrap (err, "seccomp profile %s", name);
-        }
-      if (memo.key)
-        memo_store (&memo, linux_, notes);
-    }
+    rc = build (spec, linux_, &src, caps, ncaps, ctx, &memo, compile, notes, sizeof notes, warn, sizeof warn,
+                &monitor, err);
   sbx_memo_close (&memo);
   sbx_profile_src_free (&src);
+  if (rc < 0)
+    return sbx_wrap (err, "seccomp profile %s", name);
   if (notes[0])
-    ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s",
-               ctx->container_id ? ctx->container_id : "?", notes);
+    ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s", id, notes);
+  if (warn[0])
+    ctx->note (SBX_WARN, "container %s: %s", id, warn);
+  ctx->monitor = monitor;
   /* NAME may point into the annotations, which the annotations stage rewrites. */
   snprintf (chosen, sizeof chosen, "%s", name);
   ctx->profile = chosen;

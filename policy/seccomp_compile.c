@@ -1,5 +1,5 @@
 /* seccomp_compile.c - for crun: the final filter handed over precompiled (run.oci.seccomp_bpf_data) from a cache,
-   so a container start does not run libseccomp again.  runc keeps the JSON form. */
+   so a container start does not run libseccomp again; the seccomp stage's last step.  runc keeps the JSON form. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -14,23 +14,24 @@
 /* With this annotation crun refuses unknown syscall names; precompiled BPF would skip them silently. */
 #define CRUN_FAIL_UNKNOWN "run.oci.seccomp_fail_unknown_syscall"
 
+bool
+sbx_seccomp_compile_wanted (const json_t *spec, const struct sbx_policy_ctx *ctx)
+{
+  return ctx->delegate == SBX_DELEGATE_CRUN && sbx_seccomp_cache_enabled (sbx_seccomp_cache_dir (ctx->cfg))
+         && json_annotation (spec, CRUN_FAIL_UNKNOWN) == NULL;
+}
+
 int
-sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
+sbx_seccomp_compile_crun (json_t *spec, json_t *seccomp, struct sbx_policy_ctx *ctx, bool *compiled, sbx_err *err)
 {
   cleanup_free char *b64 = NULL, *saved = NULL;
   const char *dir = sbx_seccomp_cache_dir (ctx->cfg);
-  json_t *linux_, *seccomp, *annotations;
+  json_t *annotations;
   sbx_err cerr = { 0 };
   bool hit;
 
-  if (ctx->delegate != SBX_DELEGATE_CRUN || !sbx_seccomp_cache_enabled (dir))
-    return 0;
-  if (json_get_typed (spec, "linux", JSON_OBJECT, &linux_, err) < 0
-      || (linux_ && json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0))
-    return -1;
-  if (linux_ == NULL || seccomp == NULL)
-    return 0;
-  if (json_annotation (spec, CRUN_FAIL_UNKNOWN) != NULL)
+  *compiled = false;
+  if (!sbx_seccomp_compile_wanted (spec, ctx))
     return 0;
   if (sbx_bpf_cache_b64 (seccomp, dir, &b64, &saved, &hit, &cerr) < 0)
     {
@@ -55,5 +56,6 @@ sbx_stage_seccomp_compile (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *er
   json_del (seccomp, "architectures");
   ctx->note (SBX_DEBUG, "container %s: seccomp BPF from cache %s (%s)", ctx->container_id ? ctx->container_id : "?",
              dir, hit ? "hit" : "miss, compiled");
+  *compiled = true;
   return 0;
 }

@@ -1,6 +1,7 @@
 /* test_memo.c - TAP tests of the hardening memo: a start it serves gets exactly what hardening from scratch gives,
    and nothing it was not computed from (capabilities, profile bytes, moved or corrupt entries, an open directory). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "../policy/notify.h"
 #include "../policy/policy.h"
 #include "fixture.h"
 #include "seccomp_fixture.h"
@@ -33,7 +35,9 @@ count_memo (enum sbx_level level, const char *fmt, ...)
     snprintf (last_notes, sizeof last_notes, "%s", msg);
 }
 
-static struct sbx_config cfg_nomemo;
+static struct sbx_config cfg_nomemo, cfg_watch, cfg_watch_nomemo;
+/* The settings memo_harden uses with the memo on and off. */
+static const struct sbx_config *cfg_on = &cfg, *cfg_off = &cfg_nomemo;
 
 /* SPEC hardened for crun with its seccomp cache in DIR, the memo on (MEMO) or off (sbx.json "seccomp_memo"),
    serialized; *HIT tells whether the memo served. */
@@ -42,7 +46,7 @@ memo_harden (const char *spec_json, const char *dir, bool memo, bool *hit)
 {
   json_t *spec = parse (spec_json);
   struct sbx_policy_ctx ctx
-      = { .cfg = memo ? &cfg : &cfg_nomemo, .container_id = "t", .delegate = SBX_DELEGATE_CRUN, .note = count_memo };
+      = { .cfg = memo ? cfg_on : cfg_off, .container_id = "t", .delegate = SBX_DELEGATE_CRUN, .note = count_memo };
   char *out = NULL;
   size_t len;
   sbx_err err;
@@ -249,19 +253,76 @@ test_memo (void)
   setenv ("SBX_SECCOMP_CACHE", "", 1);
 }
 
+/* Whether the stand-in for the watcher answers. */
+static bool watcher_up;
+
+static int
+fake_watcher (const struct sbx_config *c, const char *sock, sbx_err *err)
+{
+  (void) c;
+  return watcher_up ? 0 : sbx_fail (err, ECONNREFUSED, "no watcher at %s", sock);
+}
+
+/* The monitoring plan is part of the key: a start whose watcher answers gets the notify rule, one whose watcher
+   does not gets EPERM, and neither is ever served the other's filter. */
+static void
+test_memo_notify (void)
+{
+  char dir[] = "/tmp/sbx-test-memo-notify.XXXXXX", cmd[600];
+  const char *spec = spec_with (NULL, NULL);
+  bool h1, h2, h3, h4, h5;
+
+  if (mkdtemp (dir) == NULL)
+    return;
+  cfg_on = &cfg_watch;
+  cfg_off = &cfg_watch_nomemo;
+  sbx_notify_ensure_watcher = fake_watcher;
+  {
+    cleanup_free char *ref = NULL, *cold = NULL, *warm = NULL, *eref = NULL, *e1 = NULL, *e2 = NULL, *again = NULL;
+    watcher_up = true;
+    ref = memo_harden (spec, dir, false, &h1);
+    cold = memo_harden (spec, dir, true, &h1);
+    warm = memo_harden (spec, dir, true, &h2);
+    tap_ok (ref && cold && warm && !h1 && h2 && strcmp (ref, cold) == 0 && strcmp (ref, warm) == 0
+                && strstr (warm, "SCMP_ACT_NOTIFY") && strstr (warm, "/tmp/sbx-test-memo-w.sock"),
+            "memo, watcher answering: the notify rule and listener, served byte-identical");
+    watcher_up = false;
+    eref = memo_harden (spec, dir, false, &h3);
+    e1 = memo_harden (spec, dir, true, &h3);
+    e2 = memo_harden (spec, dir, true, &h4);
+    tap_ok (eref && e1 && e2 && !h3 && h4 && strcmp (eref, e1) == 0 && strcmp (eref, e2) == 0
+                && !strstr (e2, "SCMP_ACT_NOTIFY") && !strstr (e2, "listenerPath"),
+            "memo, watcher down: a plain EPERM rule, never the notifying filter stored for the same spec");
+    watcher_up = true;
+    again = memo_harden (spec, dir, true, &h5);
+    tap_ok (again && h5 && strcmp (again, ref) == 0, "memo, watcher back: the notifying filter is served again");
+  }
+  sbx_notify_ensure_watcher = sbx_notify_ensure_watcher_default;
+  cfg_on = &cfg;
+  cfg_off = &cfg_nomemo;
+  snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system (cmd) != 0)
+    tap_diag ("could not remove %s", dir);
+}
+
 int
 main (void)
 {
   static const char settings[] = "{\"watcher\":{\"enabled\":false}}";
   static const char nomemo[] = "{\"watcher\":{\"enabled\":false},\"seccomp_memo\":false}";
+  static const char watch[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"}}";
+  static const char watch_nomemo[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"},\"seccomp_memo\":false}";
   sbx_err err;
 
   unsetenv ("SBX_CONFIG");
   setenv ("SBX_PROFILES_DIR", "/nonexistent/sbx-profiles", 1);
   /* The filter is what is compared: no watcher turns the module block into a notification. */
   if (json_parse (settings, sizeof settings - 1, "settings", &cfg.root, &err) < 0
-      || json_parse (nomemo, sizeof nomemo - 1, "settings", &cfg_nomemo.root, &err) < 0)
+      || json_parse (nomemo, sizeof nomemo - 1, "settings", &cfg_nomemo.root, &err) < 0
+      || json_parse (watch, sizeof watch - 1, "settings", &cfg_watch.root, &err) < 0
+      || json_parse (watch_nomemo, sizeof watch_nomemo - 1, "settings", &cfg_watch_nomemo.root, &err) < 0)
     return 1;
   test_memo ();
+  test_memo_notify ();
   return tap_done ();
 }

@@ -22,13 +22,13 @@ caps=$(jq -r '.process.capabilities.bounding | join(",")' "$d/config.json")
 bin/sbx profile show "$CC_PROFILE" --caps "$caps" | jq 'del(.syscalls[].comment)' >"$d/cc.json"
 jq --slurpfile cc "$d/cc.json" '.linux.seccomp = $cc[0]' "$d/config.json" >"$d/engine.json"
 # The same bundle on tmpfs, where containerd, Docker, CRI-O and Kubernetes keep bundles (/run); $d is on /tmp.
+fs_of() { findmnt -no FSTYPE -T "$1" | head -1; }
 t=""
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+if [ "$(fs_of /dev/shm 2>/dev/null)" = tmpfs ]; then
 	t=$(mktemp -d /dev/shm/sbx-bench.XXXXXX)
 	trap 'rm -rf "$t"; sbx_scratch_cleanup' EXIT
 	cp -a "$d/bundle" "$t/bundle"
 fi
-fs_of() { findmnt -no FSTYPE -T "$1" | head -1; }
 
 # median_ms JSON...: the median of all runs in hyperfine exports, in ms.
 median_ms() {
@@ -59,7 +59,7 @@ pair() {
 	echo
 	echo "Both sides start the same final spec. The delegate alone is given the spec sbx hardened; sbx-runtime is given"
 	echo "the engine's spec before every start (runc's default with containers-common's filter, as Podman sends it) and"
-	echo "hardens it again: parse, policy, the seccomp memo, the BPF cache for crun, atomic write-back, then exec."
+	echo "hardens it again: parse, policy, the seccomp memo (the filter and, for crun, its BPF), atomic write-back, exec."
 	echo
 	echo "The floor rows put a static program in front that does nothing but exec the delegate (linked like"
 	echo "sbx-runtime: static-pie glibc): what any runtime wrapper costs here before it does any work, mostly the C"
@@ -112,7 +112,7 @@ read -r a2 m2 r2 < <(SBX_RUNTIME=$noop pair cold "cp $d/engine.json $b/config.js
 	"sh $d/prep-cold.sh" "env SBX_SECCOMP_CACHE=$d/cold $REPO/bin/sbx-runtime create --bundle $b x")
 {
 	echo
-	printf 'sbx-runtime itself on %s (exec, parse, policy, memo and BPF cache hits, atomic write-back, exec of a static\n' "$(fs_of "$b")"
+	printf 'sbx-runtime itself on %s (exec, parse, policy, a memo hit, atomic write-back, exec of a static\n' "$(fs_of "$b")"
 	printf 'no-op delegate): %.2f ms median, against %.2f ms for the no-op alone: %.2f ms of sbx per start. The first start\n' "$m" "$a" "$(jq -n "$m - $a")"
 	printf 'of a filter sbx has not seen yet (memo and BPF cache empty) takes %.2f ms instead of %.2f: once per engine filter,\n' "$m2" "$a2"
 	echo 'capability set and profile, not once per container.'

@@ -164,14 +164,6 @@ t_free (void *p)
 }
 
 static char *
-t_strdup (const char *s)
-{
-  size_t n = strlen (s) + 1;
-  char *c = t_alloc (n);
-  return c ? memcpy (c, s, n) : NULL;
-}
-
-static char *
 copy_text (const void *s, size_t len)
 {
   char *c = t_alloc (len + 1);
@@ -181,6 +173,12 @@ copy_text (const void *s, size_t len)
       c[len] = '\0';
     }
   return c;
+}
+
+static char *
+t_strdup (const char *s)
+{
+  return copy_text (s, strlen (s));
 }
 
 static int

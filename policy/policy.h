@@ -61,8 +61,8 @@ int sbx_stage_cgroups (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 int sbx_stage_annotations (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err);
 
-/* For crun, the filter SECCOMP (linux.seccomp of SPEC) handed over precompiled: whether it will be, and doing it
-   (*COMPILED false, with a note, when the cache cannot give it: crun then compiles the JSON itself). */
+/* For crun, the filter SECCOMP (linux.seccomp of SPEC) handed over precompiled: whether it is to be, and doing it
+   when it is (*COMPILED false, with a note, when the cache cannot give it: crun then compiles the JSON itself). */
 bool sbx_seccomp_compile_wanted (const json_t *spec, const struct sbx_policy_ctx *ctx);
 int sbx_seccomp_compile_crun (json_t *spec, json_t *seccomp, struct sbx_policy_ctx *ctx, bool *compiled,
                               sbx_err *err);

@@ -135,7 +135,7 @@ harden (json_t *linux_, const struct sbx_profile_src *src, const char **caps, si
   int rc;
 
   if (json_parse (src->data, src->len, src->origin, &profile, err) < 0)
-    return src->builtin ? -1 : sbx_wrap (err, "seccomp profile");
+    return -1;
   sbx_resolve_env_host (&env);
   rc = sbx_profile_resolve (profile, src->origin, &env, &sbx, err);
   json_free (profile);
@@ -264,12 +264,22 @@ memo_apply (json_t *spec, json_t *linux_, const char *value, size_t len, char *n
   if (!outcome_parse (value, len, &o) || (text = field (&o, F_SECCOMP)) == NULL
       || json_parse (text, strlen (text), "hardening memo", &seccomp, &err) < 0)
     return false;
-  if (!json_is (seccomp, JSON_OBJECT) || json_set (linux_, "seccomp", seccomp, &err) < 0)
-    return false;
+  if (!json_is (seccomp, JSON_OBJECT))
+    {
+      json_free (seccomp);
+      return false;
+    }
+  /* The engine's filter is replaced last: until then a failure leaves it for the stage to harden from scratch
+     (the crun annotations set meanwhile are rewritten by that stage's compile step). */
   if (o.len[F_BPF]
       && (json_obj_ensure (spec, "annotations", &annotations, &err) < 0
           || json_set (annotations, SBX_ANN_CRUN_BPF, json_new_str_take (field (&o, F_BPF)), &err) < 0
           || json_set (annotations, SBX_ANN_SECCOMP_SAVED, json_new_str_take (field (&o, F_SAVED)), &err) < 0))
+    {
+      json_free (seccomp);
+      return false;
+    }
+  if (json_set (linux_, "seccomp", seccomp, &err) < 0)
     return false;
   snprintf (notes, notes_size, "%.*s", (int) o.len[F_NOTES], o.f[F_NOTES]);
   snprintf (warn, warn_size, "%.*s", (int) o.len[F_WARN], o.f[F_WARN]);
@@ -304,13 +314,13 @@ build (json_t *spec, json_t *linux_, const struct sbx_profile_src *src, const ch
        char *warn, size_t warn_size, const char **monitor, sbx_err *err)
 {
   json_t *seccomp;
-  bool compiled;
+  bool compiled = false;
 
   if (harden (linux_, src, caps, ncaps, notes, notes_size, err) < 0)
     return -1;
   seccomp = json_find (linux_, "seccomp");
   if (sbx_notify_apply (seccomp, ctx, monitor, warn, warn_size, err) < 0
-      || sbx_seccomp_compile_crun (spec, seccomp, ctx, &compiled, err) < 0)
+      || (compile && sbx_seccomp_compile_crun (spec, seccomp, ctx, &compiled, err) < 0))
     return -1;
   if (memo->key && compiled == compile)
     memo_store (memo, spec, seccomp, notes, warn, *monitor);

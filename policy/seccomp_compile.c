@@ -31,8 +31,6 @@ sbx_seccomp_compile_crun (json_t *spec, json_t *seccomp, struct sbx_policy_ctx *
   bool hit;
 
   *compiled = false;
-  if (!sbx_seccomp_compile_wanted (spec, ctx))
-    return 0;
   if (sbx_bpf_cache_b64 (seccomp, dir, &b64, &saved, &hit, &cerr) < 0)
     {
       /* The JSON form holds the same filter; crun compiles it itself. */

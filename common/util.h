@@ -46,6 +46,12 @@ int sbx_write_replace (int dirfd, const char *name, const char *data, size_t len
 int sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid,
                       gid_t gid, sbx_err *err);
 
+/* Bulk prefaulting for a process that lives a few milliseconds (sbx-runtime).  sbx_prefault_enable populates the
+   stack it will use; sbx_heap_expect(BYTES) then grows the heap by about BYTES and populates it, so that what
+   malloc hands out is already present.  Both are hints: nothing fails when the kernel or allocator says no. */
+void sbx_prefault_enable (void);
+void sbx_heap_expect (size_t bytes);
+
 /* A string parsed as a boolean the way OCI annotations spell them: true/false/1/0/yes/no. */
 int sbx_parse_bool (const char *s, bool *out);
 

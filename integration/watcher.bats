@@ -189,7 +189,7 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 	[[ "$output" == *"a watcher is already running"* ]]
 }
 
-@test "an on-demand watcher leaves once idle, or at once when its socket is gone, but never while it holds a listener" {
+@test "an on-demand watcher leaves once idle (creates touching its lock are activity), or at once when its socket is gone, but never while it holds a listener" {
 	write_config '{"watcher": {"idle_exit_s": 2}}'
 	make_bundle idle "/sbx-probe delete_module=x; sleep 4"
 	id=$(new_id idle)
@@ -201,6 +201,12 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 	sleep 3
 	kill -0 "$pid"
 	wait_for 10 status_is runc "$id" stopped
+	# A create that finds the watcher running marks the lock file instead of connecting: activity too.
+	for _ in 1 2 3 4; do
+		touch "$W/state/watcher/watcher.lock"
+		sleep 1
+		kill -0 "$pid"
+	done
 	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
 	grep -q "idle for 2 s: exiting" "$W/watcher.log"
 	# Started again; this time its socket is removed (a test's temp dir going away): it leaves within a tick.

@@ -40,6 +40,9 @@ sbx_doc_open (const char *dir, const char *name, struct sbx_doc *doc, sbx_err *e
     return sbx_fail (err, EINVAL, "%s is not a regular file", doc->path);
   if ((size_t) doc->st.st_size > SBX_SPEC_MAX)
     return sbx_fail (err, EFBIG, "%s is larger than %u bytes", doc->path, SBX_SPEC_MAX);
+  /* The read buffer, the tree, the hardened copy and its text take about 4 bytes each of the file's plus a
+     fixed ~100 KiB (the seccomp memo and its tree among them). */
+  sbx_heap_expect (4 * (size_t) doc->st.st_size + (100u << 10));
   if (sbx_read_fd (fd, SBX_SPEC_MAX, doc->path, &buf, &len, err) < 0)
     return -1;
   if (json_parse (buf, len, doc->path, &doc->root, err) < 0)

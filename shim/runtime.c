@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/util.h"
 #include "runtime.h"
 
 int sbx_rt_state (struct sbx_rt *rt);
@@ -37,6 +38,7 @@ main (int argc, char **argv)
      builds keep freeing, so LeakSanitizer still checks the error paths. */
 #ifndef __SANITIZE_ADDRESS__
   json_free_disable ();
+  sbx_prefault_enable ();
 #endif
   sbx_parse_globals (argc, argv, &rt.g);
   sbx_log_setup (rt.g.log, rt.g.log_format && strcmp (rt.g.log_format, "json") == 0, rt.g.debug);

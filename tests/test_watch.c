@@ -1,11 +1,17 @@
 /* test_watch.c - TAP unit tests of the notify stage and the watcher's pure parts (encodings, journal, names). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/util.h"
@@ -347,10 +353,92 @@ test_state_text (void)
   tap_ok (t == NULL, "state text: annotations not an object, NULL");
 }
 
+/* ---- finding a running watcher without waking it ---- */
+
+static int
+listening_socket (const char *path)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (strlen (path) >= sizeof sun.sun_path)
+    exit (2);
+  memcpy (sun.sun_path, path, strlen (path) + 1);
+  if (fd < 0 || bind (fd, (struct sockaddr *) &sun, sizeof sun) < 0 || listen (fd, 8) < 0)
+    {
+      printf ("# listen on %s: %s\n", path, strerror (errno));
+      exit (2);
+    }
+  return fd;
+}
+
+/* Whether a connection waits on LFD; one that does is accepted and closed. */
+static bool
+connected (int lfd)
+{
+  struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+  if (poll (&p, 1, 0) != 1)
+    return false;
+  close (accept (lfd, NULL, NULL));
+  return true;
+}
+
+static void
+test_running_watcher (void)
+{
+  char dir[] = "/tmp/sbx-test-watch.XXXXXX", sock[128], lock[128], conf[512];
+  const char *saved = getenv ("SBX_STATE_DIR");
+  struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+  struct stat st;
+  sbx_err err = { 0 };
+  int lfd, lockfd, rc;
+
+  if (mkdtemp (dir) == NULL)
+    exit (2);
+  snprintf (sock, sizeof sock, "%s/w.sock", dir);
+  snprintf (lock, sizeof lock, "%s/watcher", dir);
+  mkdir (lock, 0700);
+  snprintf (lock, sizeof lock, "%s/watcher/watcher.lock", dir);
+  snprintf (conf, sizeof conf, "{\"watcher\": {\"socket\": \"%s\", \"on_demand\": false}}", sock);
+  set_config (conf);
+  setenv ("SBX_STATE_DIR", dir, 1);
+  lfd = listening_socket (sock);
+  /* What a running watcher holds, with an old mtime on its lock file. */
+  lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  flock (lockfd, LOCK_EX);
+  futimens (lockfd, old);
+
+  rc = sbx_notify_ensure_watcher_default (&cfg, sock, &err);
+  tap_ok (rc == 0 && !connected (lfd), "a running watcher (lock held, socket bound) is found without a connection");
+  tap_ok (stat (lock, &st) == 0 && st.st_mtime > 1000, "and the create leaves its mark on the lock file (activity)");
+
+  flock (lockfd, LOCK_UN);
+  rc = sbx_notify_ensure_watcher_default (&cfg, sock, &err);
+  tap_ok (rc == 0 && connected (lfd), "a free lock: the socket is asked by connecting");
+  tap_ok (flock (lockfd, LOCK_EX | LOCK_NB) == 0, "and the lock is free again for a watcher to take");
+
+  close (lfd);
+  unlink (sock);
+  rc = sbx_notify_ensure_watcher_default (&cfg, sock, &err);
+  tap_ok (rc < 0, "a held lock without its socket is no watcher (%s)", rc < 0 ? err.msg : "accepted");
+
+  close (lockfd);
+  unlink (lock);
+  snprintf (lock, sizeof lock, "%s/watcher", dir);
+  rmdir (lock);
+  rmdir (dir);
+  if (saved)
+    setenv ("SBX_STATE_DIR", saved, 1);
+  else
+    unsetenv ("SBX_STATE_DIR");
+}
+
 int
 main (void)
 {
   test_stage ();
+  test_running_watcher ();
   test_encodings ();
   test_journal ();
   test_state_text ();

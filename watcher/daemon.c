@@ -231,6 +231,22 @@ client (const struct sbx_config *cfg, const char *req)
   return strncmp (out, "ok", 2) == 0 ? 0 : 1;
 }
 
+/* The lock is held by a running watcher, or for an instant by a create checking for one (it takes it shared when
+   free): only a lock still held after 100 ms means another watcher. */
+static bool
+take_lock (int fd)
+{
+  for (int i = 0; i < 20; i++)
+    {
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        return true;
+      if (errno != EWOULDBLOCK)
+        return false;
+      usleep (5000);
+    }
+  return false;
+}
+
 static size_t
 listeners_held (struct sbx_watcher *w)
 {
@@ -238,6 +254,16 @@ listeners_held (struct sbx_watcher *w)
   for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
     n += c->nnotify;
   return n;
+}
+
+/* Connections are activity, and so is each create that found this watcher running without connecting: it touches
+   the lock file (policy/notify.c, watcher_running). */
+static time_t
+last_activity (struct sbx_watcher *w)
+{
+  struct stat st;
+
+  return fstat (w->lock_fd, &st) == 0 && st.st_mtime > w->idle_since ? st.st_mtime : w->idle_since;
 }
 
 /* A watcher nobody can reach, or one started on demand that has had nothing to answer for a while, leaves, as
@@ -263,7 +289,7 @@ check_reachable (struct sbx_watcher *w)
       w->stop = true;
       w->sock_ino = 0; /* not ours to unlink any more */
     }
-  else if (w->idle_exit_s > 0 && now - w->idle_since >= w->idle_exit_s)
+  else if (w->idle_exit_s > 0 && now - last_activity (w) >= w->idle_exit_s)
     {
       sbx_log (SBX_INFO, "watcher: started on demand and idle for %lld s: exiting (the next create starts one)",
                w->idle_exit_s);
@@ -464,7 +490,7 @@ sbx_watch_main (int argc, char **argv)
           fprintf (stderr, "sbx watch: open %s: %s\n", lockpath, strerror (errno));
           return 1;
         }
-      if (flock (w.lock_fd, LOCK_EX | LOCK_NB) < 0)
+      if (!take_lock (w.lock_fd))
         {
           printf ("sbx watch: a watcher is already running (socket %s)\n", w.sock);
           return 0;

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 OUT=${BENCH_OUT:-BENCHMARKS.md}
-ROUNDS=${BENCH_ROUNDS:-5}
-RUNS=${BENCH_RUNS:-20}
+ROUNDS=${BENCH_ROUNDS:-10}
+RUNS=${BENCH_RUNS:-10}
 command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (hack/install-deps.sh)" >&2; exit 1; }
 CC_PROFILE=/usr/share/containers/seccomp.json
 [ -r "$CC_PROFILE" ] || { echo "bench: $CC_PROFILE missing (golang-github-containers-common)" >&2; exit 1; }
@@ -61,9 +61,14 @@ pair() {
 	echo "the engine's spec before every start (runc's default with containers-common's filter, as Podman sends it) and"
 	echo "hardens it again: parse, policy, the seccomp memo (the filter and, for crun, its BPF), atomic write-back, exec."
 	echo
-	echo "The floor rows put a static program in front that does nothing but exec the delegate (linked like"
-	echo "sbx-runtime: static-pie glibc): what any runtime wrapper costs here before it does any work, mostly the C"
-	echo "library's start-up, whose CPUID probes trap to the hypervisor on this VM."
+	echo "The floor rows put a static program in front that does nothing but exec the delegate: linked like"
+	echo "sbx-runtime (static-pie glibc), and with no C library at all. Their difference is glibc's start-up, whose"
+	echo "CPUID probes and page faults trap to the hypervisor on this VM: what any glibc runtime wrapper costs here"
+	echo "before it does any work."
+	echo
+	echo "The last row of each delegate gives the engine's spec to both sides: what an engine sees when it puts"
+	echo "sbx-runtime in front of its runtime. The delegate alone then compiles the engine's JSON filter at every"
+	echo "start; through sbx, crun gets it compiled (sbx's memo), runc gets sbx's filter as JSON."
 	echo
 	echo "| delegate | bundle on | in front | delegate alone (ms) | through the front (ms) | ratio |"
 	echo "|---|---|---|---|---|---|"
@@ -75,11 +80,30 @@ noop="$d/noop/crun"
 printf 'int main(void){return 0;}\n' | ${CC:-cc} -static -O2 -x c -o "$noop" -
 printf '#include <unistd.h>\nint main(int c,char**v){(void)c;execv(v[1],v+1);return 127;}\n' |
 	${CC:-cc} -static-pie -fPIE -O2 -x c -o "$d/noop/wrap" -
+# The same with no C library: execve straight from the entry point (x86_64 only).
+if [ "$(uname -m)" = x86_64 ]; then
+	cat <<-'EOF' | ${CC:-cc} -static -nostdlib -fno-stack-protector -O2 -x c -o "$d/noop/rawwrap" -
+		static long sys3(long n, long a, long b, long c)
+		{
+			long r;
+			__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+			return r;
+		}
+		__attribute__((used)) void cstart(long *sp)
+		{
+			char **v = (char **)(sp + 1);
+			sys3(59, (long)v[1], (long)(v + 1), (long)(v + sp[0] + 1));
+			sys3(60, 127, 0, 0);
+		}
+		__asm__(".globl _start\n_start:\n mov %rsp,%rdi\n and $-16,%rsp\n call cstart\n");
+	EOF
+fi
 
-# start_row RT BUNDLE FRONT PREP CMD: a table row: RT alone on the hardened spec against CMD (after PREP).
+# start_row RT BUNDLE FRONT PREP CMD [SPEC]: a table row: RT alone on SPEC (default: the spec sbx hardened for
+# it) against CMD (after PREP).
 start_row() {
-	local rt=$1 b=$2 front=$3 a m r
-	read -r a m r < <(pair "$rt-${front%% *}-$(fs_of "$b")" "cp $d/hardened-$rt.json $b/config.json" \
+	local rt=$1 b=$2 front=$3 spec=${6:-$d/hardened-$1.json} a m r
+	read -r a m r < <(pair "$rt-$(tr -c 'a-z\n' - <<<"$front")-$(fs_of "$b")" "cp $spec $b/config.json" \
 		"$(command -v "$rt") --root $d/root run --bundle $b b-$rt" "$4" "$5")
 	printf '| %s | %s | %s | %.2f | %.2f | %.3f |\n' "$rt" "$(fs_of "$b")" "$front" "$a" "$m" "$r" >>"$d/report.md"
 }
@@ -99,6 +123,11 @@ for rt in crun runc; do
 	done
 	start_row "$rt" "$fast" "floor: exec only" "cp $d/hardened-$rt.json $fast/config.json" \
 		"$d/noop/wrap $(command -v "$rt") --root $d/root run --bundle $fast b-$rt"
+	[ -x "$d/noop/rawwrap" ] && start_row "$rt" "$fast" "floor: exec only, no C library" \
+		"cp $d/hardened-$rt.json $fast/config.json" "$d/noop/rawwrap $(command -v "$rt") --root $d/root run --bundle $fast b-$rt"
+	SBX_RUNTIME=$rt start_row "$rt" "$fast" "sbx-runtime, the engine's spec on both sides" \
+		"cp $d/engine.json $fast/config.json" "$REPO/bin/sbx-runtime --root $d/root run --bundle $fast b-$rt" \
+		"$d/engine.json"
 done
 
 # sbx's own work without a container, on the engine's spec: what the ratios above contain.  The no-op delegate is

@@ -21,29 +21,13 @@
 #include "../common/util.h"
 #include "../oci/json.h"
 #include "cmd_install.h"
-
-#define CONFIG_MAX (4 << 20)
-#define BACKUP_SUFFIX ".sbx-backup"
-#define DROPIN_MARK "# Added by `sbx install"
-#define DROPIN_DIR_MARK "# sbx install created this directory"
-#define BLOCK_BEGIN "# BEGIN sbx runtime"
-#define BLOCK_END "# END sbx runtime\n"
-
-struct opts
-{
-  bool uninstall;
-  bool dry_run;
-  const char *engine;
-  char *config;        /* the engine's main configuration file, with --root applied */
-  const char *runtime; /* sbx-runtime as the engine will see it (no --root prefix) */
-  const char *name;    /* runtime / handler name */
-};
+#include "install.h"
 
 /* ---- files ---------------------------------------------------------------------------------------------------- */
 
 /* Read PATH; a missing file is not an error (*EXISTS false, *OUT ""). */
-static int
-read_optional (const char *path, char **out, size_t *len, bool *exists, mode_t *mode, sbx_err *err)
+int
+install_read (const char *path, char **out, size_t *len, bool *exists, mode_t *mode, sbx_err *err)
 {
   struct stat st;
 
@@ -63,8 +47,8 @@ read_optional (const char *path, char **out, size_t *len, bool *exists, mode_t *
   return *out ? 0 : sbx_fail (err, ENOMEM, "read %s", path);
 }
 
-static int
-write_file (const char *path, const char *data, mode_t mode, sbx_err *err)
+int
+install_write (const char *path, const char *data, mode_t mode, sbx_err *err)
 {
   cleanup_free char *copy = strdup (path), *copy2 = strdup (path);
   cleanup_close int dirfd = -1;
@@ -79,16 +63,16 @@ write_file (const char *path, const char *data, mode_t mode, sbx_err *err)
   return 0;
 }
 
-static int
-remove_file (const char *path, sbx_err *err)
+int
+install_remove (const char *path, sbx_err *err)
 {
   if (unlink (path) < 0 && errno != ENOENT)
     return sbx_fail (err, errno, "remove %s", path);
   return 0;
 }
 
-static char *
-xasprintf (const char *fmt, ...)
+char *
+install_asprintf (const char *fmt, ...)
 {
   va_list ap;
   char *s;
@@ -101,8 +85,8 @@ xasprintf (const char *fmt, ...)
 }
 
 /* Keep the first backup: after a re-install it is still the user's own file. */
-static int
-write_backup (const char *path, const char *original, mode_t mode, const char **backup, sbx_err *err)
+int
+install_backup (const char *path, const char *original, mode_t mode, const char **backup, sbx_err *err)
 {
   static char buf[4096];
 
@@ -110,273 +94,7 @@ write_backup (const char *path, const char *original, mode_t mode, const char **
   *backup = buf;
   if (access (buf, F_OK) == 0)
     return 0;
-  return write_file (buf, original, mode, err);
-}
-
-/* ---- JSON (docker) -------------------------------------------------------------------------------------------- */
-
-static void
-put_string (FILE *f, const char *s)
-{
-  fputc ('"', f);
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-    switch (*p)
-      {
-      case '"': fputs ("\\\"", f); break;
-      case '\\': fputs ("\\\\", f); break;
-      case '\n': fputs ("\\n", f); break;
-      case '\t': fputs ("\\t", f); break;
-      case '\r': fputs ("\\r", f); break;
-      case '\b': fputs ("\\b", f); break;
-      case '\f': fputs ("\\f", f); break;
-      default:
-        if (*p < 0x20)
-          fprintf (f, "\\u%04x", *p);
-        else
-          fputc (*p, f);
-      }
-  fputc ('"', f);
-}
-
-/* daemon.json is edited by people: write it indented the way Docker's documentation shows it. */
-static void
-put_json (FILE *f, const json_t *v, int depth)
-{
-  size_t n;
-
-  switch (json_type_of (v))
-    {
-    case JSON_NULL: fputs ("null", f); return;
-    case JSON_BOOL: fputs (json_is_true (v) ? "true" : "false", f); return;
-    case JSON_NUMBER: fputs (json_num_raw (v), f); return;
-    case JSON_STRING: put_string (f, json_str (v)); return;
-    case JSON_OBJECT:
-      n = json_obj_len (v);
-      if (n == 0)
-        {
-          fputs ("{}", f);
-          return;
-        }
-      fputs ("{\n", f);
-      for (size_t i = 0; i < n; i++)
-        {
-          fprintf (f, "%*s", 2 * (depth + 1), "");
-          put_string (f, json_obj_key (v, i));
-          fputs (": ", f);
-          put_json (f, json_obj_val (v, i), depth + 1);
-          fputs (i + 1 < n ? ",\n" : "\n", f);
-        }
-      fprintf (f, "%*s}", 2 * depth, "");
-      return;
-    case JSON_ARRAY:
-      n = json_arr_len (v);
-      if (n == 0)
-        {
-          fputs ("[]", f);
-          return;
-        }
-      fputs ("[\n", f);
-      for (size_t i = 0; i < n; i++)
-        {
-          fprintf (f, "%*s", 2 * (depth + 1), "");
-          put_json (f, json_arr_at (v, i), depth + 1);
-          fputs (i + 1 < n ? ",\n" : "\n", f);
-        }
-      fprintf (f, "%*s]", 2 * depth, "");
-      return;
-    }
-}
-
-static char *
-json_pretty (const json_t *v)
-{
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&buf, &len);
-
-  if (f == NULL)
-    return NULL;
-  put_json (f, v, 0);
-  fputc ('\n', f);
-  fclose (f);
-  return buf;
-}
-
-/* Parse daemon.json text; blank text is an empty object (dockerd accepts a missing or empty file). */
-static int
-parse_daemon_json (const char *text, size_t len, const char *path, json_t **out, sbx_err *err)
-{
-  if (strspn (text, " \t\r\n") == len)
-    {
-      *out = json_new_obj ();
-      return *out ? 0 : sbx_fail (err, ENOMEM, "parse %s", path);
-    }
-  if (json_parse (text, len, path, out, err) < 0)
-    return -1;
-  if (!json_is (*out, JSON_OBJECT))
-    {
-      json_free (*out);
-      return sbx_fail (err, 0, "%s: the top level is not a JSON object", path);
-    }
-  return 0;
-}
-
-static bool
-json_same (const json_t *a, const json_t *b)
-{
-  cleanup_free char *sa = NULL, *sb = NULL;
-  size_t la, lb;
-  sbx_err err;
-
-  return json_serialize (a, &sa, &la, &err) == 0 && json_serialize (b, &sb, &lb, &err) == 0 && la == lb
-         && memcmp (sa, sb, la) == 0;
-}
-
-static int
-docker_install (const struct opts *o, sbx_err *err)
-{
-  cleanup_free char *text = NULL, *pretty = NULL;
-  json_t *root = NULL, *runtimes, *entry, *have;
-  const char *backup = NULL, *old;
-  size_t len;
-  bool exists;
-  mode_t mode;
-  int ret = -1;
-
-  if (read_optional (o->config, &text, &len, &exists, &mode, err) < 0
-      || parse_daemon_json (text, len, o->config, &root, err) < 0)
-    return -1;
-  runtimes = json_find (root, "runtimes");
-  if (runtimes != NULL && !json_is (runtimes, JSON_OBJECT) && !json_is (runtimes, JSON_NULL))
-    {
-      sbx_fail (err, 0, "%s: \"runtimes\" is not an object", o->config);
-      goto out;
-    }
-  have = runtimes ? json_find (runtimes, o->name) : NULL;
-  if (have != NULL)
-    {
-      old = json_str (json_find (have, "path"));
-      if (old != NULL && strcmp (old, o->runtime) == 0)
-        {
-          printf ("sbx install docker: %s already has runtimes.%s = {\"path\": \"%s\"}; nothing to do\n", o->config,
-                  o->name, o->runtime);
-          ret = 0;
-        }
-      else
-        sbx_fail (err, 0, "%s already defines a runtime named \"%s\" (path %s); remove it or pick --name", o->config,
-                  o->name, old ? old : "?");
-      goto out;
-    }
-  if (json_obj_ensure (root, "runtimes", &runtimes, err) < 0)
-    goto out;
-  entry = json_new_obj ();
-  if (entry == NULL)
-    {
-      sbx_fail (err, ENOMEM, "edit %s", o->config);
-      goto out;
-    }
-  /* json_set owns its value from the call on, on failure too. */
-  if (json_set (runtimes, o->name, entry, err) < 0 || json_set (entry, "path", json_new_str (o->runtime), err) < 0)
-    goto out;
-  pretty = json_pretty (root);
-  if (pretty == NULL)
-    {
-      sbx_fail (err, ENOMEM, "format %s", o->config);
-      goto out;
-    }
-  printf ("sbx install docker: %s %s: runtimes.%s = {\"path\": \"%s\"}\n", o->dry_run ? "would add to" : "added to",
-          o->config, o->name, o->runtime);
-  if (o->dry_run)
-    {
-      printf ("--- %s (new content, not written: --dry-run) ---\n%s", o->config, pretty);
-      ret = 0;
-      goto out;
-    }
-  if (exists && write_backup (o->config, text, mode, &backup, err) < 0)
-    goto out;
-  if (write_file (o->config, pretty, mode, err) < 0)
-    goto out;
-  if (backup)
-    printf ("  previous file saved as %s\n", backup);
-  printf ("  next: restart dockerd (e.g. systemctl restart docker), then: docker run --runtime %s ...\n"
-          "  undo: sbx uninstall docker%s\n",
-          o->name, exists ? "" : " (removes the file again: it did not exist)");
-  ret = 0;
-out:
-  json_free (root);
-  return ret;
-}
-
-static int
-docker_uninstall (const struct opts *o, sbx_err *err)
-{
-  cleanup_free char *text = NULL, *pretty = NULL, *btext = NULL, *bpath = xasprintf ("%s" BACKUP_SUFFIX, o->config);
-  json_t *root = NULL, *broot = NULL, *runtimes;
-  size_t len, blen;
-  bool exists, bexists;
-  mode_t mode, bmode;
-  int ret = -1;
-
-  if (bpath == NULL)
-    return sbx_fail (err, ENOMEM, "uninstall docker");
-  if (read_optional (o->config, &text, &len, &exists, &mode, err) < 0)
-    return -1;
-  if (!exists)
-    {
-      printf ("sbx uninstall docker: %s does not exist; nothing to undo\n", o->config);
-      return 0;
-    }
-  if (parse_daemon_json (text, len, o->config, &root, err) < 0)
-    return -1;
-  if (read_optional (bpath, &btext, &blen, &bexists, &bmode, err) < 0
-      || (bexists && parse_daemon_json (btext, blen, bpath, &broot, err) < 0))
-    goto out;
-  runtimes = json_find (root, "runtimes");
-  if (!json_is (runtimes, JSON_OBJECT) || !json_del (runtimes, o->name))
-    {
-      printf ("sbx uninstall docker: %s has no runtime named \"%s\"; nothing to undo\n", o->config, o->name);
-      ret = 0;
-      goto out;
-    }
-  /* Drop the "runtimes" object install created, not one the user had. */
-  if (json_obj_len (runtimes) == 0 && (broot == NULL || json_find (broot, "runtimes") == NULL))
-    json_del (root, "runtimes");
-  printf ("sbx uninstall docker: %s %s: runtimes.%s\n", o->dry_run ? "would remove from" : "removed from", o->config,
-          o->name);
-  if (o->dry_run)
-    {
-      ret = 0;
-      goto out;
-    }
-  if (broot != NULL && json_same (root, broot))
-    {
-      /* Nothing else changed since install: put the user's bytes back, formatting and all. */
-      if (write_file (o->config, btext, bmode, err) < 0 || remove_file (bpath, err) < 0)
-        goto out;
-      printf ("  restored %s from %s\n", o->config, bpath);
-    }
-  else if (broot == NULL && json_obj_len (root) == 0)
-    {
-      if (remove_file (o->config, err) < 0)
-        goto out;
-      printf ("  removed %s (install had created it)\n", o->config);
-    }
-  else
-    {
-      pretty = json_pretty (root);
-      if (pretty == NULL || write_file (o->config, pretty, mode, err) < 0)
-        goto out;
-      if (bexists && remove_file (bpath, err) < 0)
-        goto out;
-      if (bexists)
-        printf ("  the file changed since install; kept those changes and removed %s\n", bpath);
-    }
-  printf ("  next: restart dockerd\n");
-  ret = 0;
-out:
-  json_free (root);
-  json_free (broot);
-  return ret;
+  return install_write (buf, original, mode, err);
 }
 
 /* ---- drop-in files (podman, CRI-O) ---------------------------------------------------------------------------- */
@@ -420,8 +138,8 @@ dropin_path (const struct opts *o, const char *subdir, char **dir)
 
   if (copy == NULL)
     return NULL;
-  *dir = xasprintf ("%s/%s", dirname (copy), subdir);
-  return *dir ? xasprintf ("%s/50-%s.conf", *dir, o->name) : NULL;
+  *dir = install_asprintf ("%s/%s", dirname (copy), subdir);
+  return *dir ? install_asprintf ("%s/50-%s.conf", *dir, o->name) : NULL;
 }
 
 static char *
@@ -440,15 +158,15 @@ dropin_content (const struct opts *o, bool created_dir)
 
       /* A drop-in's array replaces the one before it: keep every runtime the user (or the default) listed. */
       snprintf (list, sizeof list, "\"crun\", \"runc\", \"kata\", \"runsc\", \"krun\"");
-      if (read_optional (o->config, &text, &len, &exists, &mode, &err) == 0)
+      if (install_read (o->config, &text, &len, &exists, &mode, &err) == 0)
         supports_json_from (text, list, sizeof list);
       snprintf (list + strlen (list), sizeof list - strlen (list), ", \"%s\"", o->name);
-      return xasprintf (DROPIN_MARK " podman` (undo: sbx uninstall podman).\n%s"
+      return install_asprintf (DROPIN_MARK " podman` (undo: sbx uninstall podman).\n%s"
                         "[engine]\nruntime_supports_json = [%s]\n\n"
                         "[engine.runtimes]\n%s = [\"%s\"]\n",
                         head, list, o->name, o->runtime);
     }
-  return xasprintf (DROPIN_MARK " crio` (undo: sbx uninstall crio).\n%s"
+  return install_asprintf (DROPIN_MARK " crio` (undo: sbx uninstall crio).\n%s"
                     "[crio.runtime.runtimes.%s]\nruntime_path = \"%s\"\nruntime_type = \"oci\"\n"
                     "runtime_root = \"/run/sbx/runc\"\n"
                     "allowed_annotations = [\"run.sbx.profile\", \"run.sbx.on-violation\", "
@@ -468,7 +186,7 @@ dropin_install (const struct opts *o, const char *subdir, const char *next, sbx_
   if (path == NULL)
     return sbx_fail (err, ENOMEM, "install %s", o->engine);
   created_dir = stat (dir, &st) < 0;
-  if (read_optional (path, &old, &len, &exists, &mode, err) < 0)
+  if (install_read (path, &old, &len, &exists, &mode, err) < 0)
     return -1;
   if (exists && strncmp (old, DROPIN_MARK, strlen (DROPIN_MARK)) != 0)
     return sbx_fail (err, 0, "%s exists and was not written by sbx install; not touching it", path);
@@ -491,7 +209,7 @@ dropin_install (const struct opts *o, const char *subdir, const char *next, sbx_
     }
   if (created_dir && mkdir (dir, 0755) < 0 && errno != EEXIST)
     return sbx_fail (err, errno, "create %s", dir);
-  if (write_file (path, content, 0644, err) < 0)
+  if (install_write (path, content, 0644, err) < 0)
     return -1;
   printf ("  the engine's own files are unchanged\n  next: %s\n  undo: sbx uninstall %s\n", next, o->engine);
   return 0;
@@ -507,7 +225,7 @@ dropin_uninstall (const struct opts *o, const char *subdir, sbx_err *err)
 
   if (path == NULL)
     return sbx_fail (err, ENOMEM, "uninstall %s", o->engine);
-  if (read_optional (path, &old, &len, &exists, &mode, err) < 0)
+  if (install_read (path, &old, &len, &exists, &mode, err) < 0)
     return -1;
   if (!exists)
     {
@@ -519,7 +237,7 @@ dropin_uninstall (const struct opts *o, const char *subdir, sbx_err *err)
   printf ("sbx uninstall %s: %s %s\n", o->engine, o->dry_run ? "would remove" : "removed", path);
   if (o->dry_run)
     return 0;
-  if (remove_file (path, err) < 0)
+  if (install_remove (path, err) < 0)
     return -1;
   if (strstr (old, DROPIN_DIR_MARK) != NULL && rmdir (dir) == 0)
     printf ("  removed %s (install had created it)\n", dir);
@@ -554,7 +272,7 @@ containerd_block (const struct opts *o, int version)
                        : version == 2 ? "plugins.\"io.containerd.grpc.v1.cri\""
                                       : "plugins.cri";
 
-  return xasprintf (BLOCK_BEGIN ": added by `sbx install containerd` (undo: sbx uninstall containerd)\n"
+  return install_asprintf (BLOCK_BEGIN ": added by `sbx install containerd` (undo: sbx uninstall containerd)\n"
                     "[%s.containerd.runtimes.%s]\n"
                     "  runtime_type = \"io.containerd.runc.v2\"\n"
                     "  pod_annotations = [\"run.sbx.*\"]\n"
@@ -590,12 +308,12 @@ containerd_install (const struct opts *o, sbx_err *err)
   mode_t mode;
   int version;
 
-  if (read_optional (o->config, &text, &len, &exists, &mode, err) < 0)
+  if (install_read (o->config, &text, &len, &exists, &mode, err) < 0)
     return -1;
   /* No file means containerd's defaults, which are schema 2. */
   version = exists && len > 0 ? toml_version (text) : 2;
   block = containerd_block (o, version);
-  header = xasprintf ("containerd.runtimes.%s]", o->name);
+  header = install_asprintf ("containerd.runtimes.%s]", o->name);
   if (block == NULL || header == NULL)
     return sbx_fail (err, ENOMEM, "install containerd");
   if (find_block (text, &start, &end) == 0)
@@ -610,7 +328,7 @@ containerd_install (const struct opts *o, sbx_err *err)
   if (strstr (text, header) != NULL)
     return sbx_fail (err, 0, "%s already defines a runtime named \"%s\"; remove it or pick --name", o->config,
                      o->name);
-  updated = xasprintf ("%s%s%s\n%s", text, len > 0 && text[len - 1] != '\n' ? "\n" : "",
+  updated = install_asprintf ("%s%s%s\n%s", text, len > 0 && text[len - 1] != '\n' ? "\n" : "",
                        exists && len > 0 ? "" : "version = 2\n", block);
   if (updated == NULL)
     return sbx_fail (err, ENOMEM, "install containerd");
@@ -621,9 +339,9 @@ containerd_install (const struct opts *o, sbx_err *err)
       printf ("--- appended block (not written: --dry-run) ---\n%s", block);
       return 0;
     }
-  if (exists && write_backup (o->config, text, mode, &backup, err) < 0)
+  if (exists && install_backup (o->config, text, mode, &backup, err) < 0)
     return -1;
-  if (write_file (o->config, updated, mode, err) < 0)
+  if (install_write (o->config, updated, mode, err) < 0)
     return -1;
   if (backup)
     printf ("  previous file saved as %s\n", backup);
@@ -636,15 +354,15 @@ containerd_install (const struct opts *o, sbx_err *err)
 static int
 containerd_uninstall (const struct opts *o, sbx_err *err)
 {
-  cleanup_free char *text = NULL, *btext = NULL, *bpath = xasprintf ("%s" BACKUP_SUFFIX, o->config);
+  cleanup_free char *text = NULL, *btext = NULL, *bpath = install_asprintf ("%s" BACKUP_SUFFIX, o->config);
   size_t len, blen, start, end;
   bool exists, bexists;
   mode_t mode, bmode;
 
   if (bpath == NULL)
     return sbx_fail (err, ENOMEM, "uninstall containerd");
-  if (read_optional (o->config, &text, &len, &exists, &mode, err) < 0
-      || read_optional (bpath, &btext, &blen, &bexists, &bmode, err) < 0)
+  if (install_read (o->config, &text, &len, &exists, &mode, err) < 0
+      || install_read (bpath, &btext, &blen, &bexists, &bmode, err) < 0)
     return -1;
   if (!exists || find_block (text, &start, &end) < 0)
     {
@@ -660,19 +378,19 @@ containerd_uninstall (const struct opts *o, sbx_err *err)
   /* Install may have added one newline to a file that lacked a final one, or created the file. */
   if (bexists && (strcmp (text, btext) == 0 || (len == blen + 1 && strncmp (text, btext, blen) == 0)))
     {
-      if (write_file (o->config, btext, bmode, err) < 0 || remove_file (bpath, err) < 0)
+      if (install_write (o->config, btext, bmode, err) < 0 || install_remove (bpath, err) < 0)
         return -1;
       printf ("  restored %s from %s\n", o->config, bpath);
     }
   else if (!bexists && strcmp (text, "version = 2\n") == 0)
     {
-      if (remove_file (o->config, err) < 0)
+      if (install_remove (o->config, err) < 0)
         return -1;
       printf ("  removed %s (install had created it)\n", o->config);
     }
   else
     {
-      if (write_file (o->config, text, mode, err) < 0 || (bexists && remove_file (bpath, err) < 0))
+      if (install_write (o->config, text, mode, err) < 0 || (bexists && install_remove (bpath, err) < 0))
         return -1;
       if (bexists)
         printf ("  the file changed since install; kept those changes and removed %s\n", bpath);
@@ -746,8 +464,8 @@ follow_links (char *path, const char *root)
       target[n] = '\0';
       copy = strdup (path);
       next = copy == NULL ? NULL
-             : target[0] == '/' ? xasprintf ("%s%s", root, target)
-                                : xasprintf ("%s/%s", dirname (copy), target);
+             : target[0] == '/' ? install_asprintf ("%s%s", root, target)
+                                : install_asprintf ("%s/%s", dirname (copy), target);
       free (copy);
       free (path);
       if (next == NULL)
@@ -802,7 +520,7 @@ run (int argc, char **argv, bool uninstall)
       return 2;
     }
   o.engine = e->name;
-  o.config = config ? strdup (config) : xasprintf ("%s%s", root, e->config);
+  o.config = config ? strdup (config) : install_asprintf ("%s%s", root, e->config);
   if (o.config == NULL)
     return 1;
   o.config = follow_links (o.config, root);
@@ -810,7 +528,7 @@ run (int argc, char **argv, bool uninstall)
     return 1;
 
   if (strcmp (e->name, "docker") == 0)
-    ret = uninstall ? docker_uninstall (&o, &err) : docker_install (&o, &err);
+    ret = uninstall ? sbx_docker_uninstall (&o, &err) : sbx_docker_install (&o, &err);
   else if (strcmp (e->name, "containerd") == 0)
     ret = uninstall ? containerd_uninstall (&o, &err) : containerd_install (&o, &err);
   else if (strcmp (e->name, "podman") == 0)

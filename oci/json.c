@@ -1,4 +1,4 @@
-/* json.c - yajl tree parsing, validation, editing and serialization. */
+/* json.c - yajl tree parsing, validation and editing (json_write.c writes trees out). */
 #define _GNU_SOURCE
 #include "json.h"
 
@@ -10,76 +10,6 @@
 #include <yajl/yajl_tree.h>
 
 #include "../common/util.h"
-
-/* The next character of S under Go's key folding (encoding/json folds ASCII case, and since Go 1.21 maps each
-   rune through ToUpper(ToLower(r)), which turns U+017F, U+212A, U+0130 and U+0131 into ASCII letters).  Returns
-   the folded byte and advances *S; non-ASCII runes that do not fold to ASCII are returned byte by byte. */
-static int
-fold_next (const unsigned char **s)
-{
-  const unsigned char *p = *s;
-
-  if (p[0] >= 'a' && p[0] <= 'z')
-    return (*s)++, p[0] - 'a' + 'A';
-  if (p[0] == 0xc5 && p[1] == 0xbf) /* U+017F LATIN SMALL LETTER LONG S */
-    return *s += 2, 'S';
-  if (p[0] == 0xc4 && (p[1] == 0xb0 || p[1] == 0xb1)) /* U+0130, U+0131 dotted/dotless I */
-    return *s += 2, 'I';
-  if (p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xaa) /* U+212A KELVIN SIGN */
-    return *s += 3, 'K';
-  return (*s)++, p[0];
-}
-
-static bool
-fold_eq (const char *a, const char *b)
-{
-  const unsigned char *x = (const unsigned char *) a, *y = (const unsigned char *) b;
-
-  while (*x && *y)
-    if (fold_next (&x) != fold_next (&y))
-      return false;
-  return *x == '\0' && *y == '\0';
-}
-
-/* Go reads two keys of one object as the same field when they fold to the same string; a cheap signature of the
-   folded key (its length and first folded byte) lets check_keys compare most pairs without folding them. */
-static unsigned
-fold_sig (const char *k)
-{
-  const unsigned char *p = (const unsigned char *) k;
-  unsigned n = 0, first = *p ? (unsigned) fold_next (&p) : 0;
-
-  if (first)
-    n = 1;
-  while (*p)
-    fold_next (&p), n++;
-  return (n << 8) | first;
-}
-
-static int
-check_keys (char **keys, size_t n, const char *what, sbx_err *err)
-{
-  unsigned sigs[64], *sig = n <= 64 ? sigs : malloc (n * sizeof *sig);
-
-  if (sig == NULL)
-    return sbx_fail (err, ENOMEM, "%s", what);
-  for (size_t i = 0; i < n; i++)
-    {
-      sig[i] = fold_sig (keys[i]);
-      for (size_t j = 0; j < i; j++)
-        if (sig[i] == sig[j] && fold_eq (keys[i], keys[j]))
-          {
-            sbx_fail (err, EINVAL, "%s: keys \"%s\" and \"%s\" collide (duplicate or differing only in case)", what,
-                      keys[j], keys[i]);
-            if (sig != sigs)
-              free (sig);
-            return -1;
-          }
-    }
-  if (sig != sigs)
-    free (sig);
-  return 0;
-}
 
 /* The tree is built from yajl's callbacks rather than with yajl_tree_parse: each object and array is allocated
    once at its exact size (yajl_tree grows them one element at a time), nesting is bounded as it is read, and key
@@ -354,7 +284,7 @@ b_close (struct builder *b)
       v->u.object.len = n;
       b->n = start;
       b->depth--;
-      if (check_keys ((char **) keys, n, b->what, b->err) < 0)
+      if (json_check_keys ((char **) keys, n, b->what, b->err) < 0)
         {
           b->failed = true;
           json_free (v);
@@ -478,172 +408,6 @@ json_free (json_t *v)
     yajl_tree_free (v);
 }
 
-/* Serialization writes the compact form yajl_gen writes (same escapes), straight into one growing buffer. */
-struct out
-{
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-static void
-out_reserve (struct out *o, size_t more)
-{
-  char *np;
-  size_t cap;
-
-  if (o->oom || o->len + more < o->cap)
-    return;
-  for (cap = o->cap ? o->cap : 16384; cap <= o->len + more; cap *= 2)
-    ;
-  np = realloc (o->p, cap);
-  if (np == NULL)
-    {
-      o->oom = true;
-      return;
-    }
-  o->p = np;
-  o->cap = cap;
-}
-
-static void
-out_raw (struct out *o, const char *s, size_t n)
-{
-  out_reserve (o, n);
-  if (!o->oom)
-    {
-      memcpy (o->p + o->len, s, n);
-      o->len += n;
-    }
-}
-
-/* Bytes that JSON strings cannot hold as they are (control characters, the quote and the backslash), and NUL,
-   which ends a string: a table, since this test runs on every byte written. */
-static const bool stops_run[256] = {
-  [0 ... 0x1f] = true,
-  ['"'] = true,
-  ['\\'] = true,
-};
-
-static void
-out_string (struct out *o, const char *s)
-{
-  static const char hex[] = "0123456789ABCDEF";
-  const unsigned char *p = (const unsigned char *) s;
-  size_t n = strlen (s);
-
-  /* Room for the string as it is; an escape (rare) makes room for the worst case of the rest. */
-  out_reserve (o, n + 2);
-  if (o->oom)
-    return;
-  o->p[o->len++] = '"';
-  while (*p)
-    {
-      const unsigned char *run = p;
-      char *w;
-
-      while (!stops_run[*p])
-        p++;
-      memcpy (o->p + o->len, run, (size_t) (p - run));
-      o->len += (size_t) (p - run);
-      if (*p == '\0')
-        break;
-      /* The escape's 6 bytes and the rest of the string as it is. */
-      out_reserve (o, 6 + n - (size_t) (p - (const unsigned char *) s) + 1);
-      if (o->oom)
-        return;
-      w = o->p + o->len;
-      w[0] = '\\';
-      switch (*p)
-        {
-        case '"': w[1] = '"'; o->len += 2; break;
-        case '\\': w[1] = '\\'; o->len += 2; break;
-        case '\b': w[1] = 'b'; o->len += 2; break;
-        case '\f': w[1] = 'f'; o->len += 2; break;
-        case '\n': w[1] = 'n'; o->len += 2; break;
-        case '\r': w[1] = 'r'; o->len += 2; break;
-        case '\t': w[1] = 't'; o->len += 2; break;
-        default:
-          memcpy (w + 1, "u00", 3);
-          w[4] = hex[*p >> 4];
-          w[5] = hex[*p & 15];
-          o->len += 6;
-        }
-      p++;
-    }
-  o->p[o->len++] = '"';
-}
-
-static int
-gen (struct out *o, const json_t *v)
-{
-  switch (v->type)
-    {
-    case yajl_t_string:
-      out_string (o, v->u.string);
-      return 0;
-    case yajl_t_number:
-      out_raw (o, v->u.number.r, strlen (v->u.number.r));
-      return 0;
-    case yajl_t_true:
-      out_raw (o, "true", 4);
-      return 0;
-    case yajl_t_false:
-      out_raw (o, "false", 5);
-      return 0;
-    case yajl_t_null:
-      out_raw (o, "null", 4);
-      return 0;
-    case yajl_t_object:
-      out_raw (o, "{", 1);
-      for (size_t i = 0; i < v->u.object.len; i++)
-        {
-          if (i)
-            out_raw (o, ",", 1);
-          out_string (o, v->u.object.keys[i]);
-          out_raw (o, ":", 1);
-          if (gen (o, v->u.object.values[i]) < 0)
-            return -1;
-        }
-      out_raw (o, "}", 1);
-      return 0;
-    case yajl_t_array:
-      out_raw (o, "[", 1);
-      for (size_t i = 0; i < v->u.array.len; i++)
-        {
-          if (i)
-            out_raw (o, ",", 1);
-          if (gen (o, v->u.array.values[i]) < 0)
-            return -1;
-        }
-      out_raw (o, "]", 1);
-      return 0;
-    default:
-      return -1;
-    }
-}
-
-int
-json_serialize (const json_t *v, char **out, size_t *len, sbx_err *err)
-{
-  struct out o = { 0 };
-
-  if (gen (&o, v) < 0)
-    {
-      free (o.p);
-      return sbx_fail (err, EINVAL, "serialize JSON: a value of unknown type");
-    }
-  out_raw (&o, "", 1);
-  if (o.oom)
-    {
-      free (o.p);
-      return sbx_fail (err, ENOMEM, "serialize JSON");
-    }
-  *out = o.p;
-  *len = o.len - 1;
-  return 0;
-}
-
 enum json_type
 json_type_of (const json_t *v)
 {
@@ -695,7 +459,7 @@ json_get (const json_t *obj, const char *key, json_t **out, sbx_err *err)
       const char *k = obj->u.object.keys[i];
       if (strcmp (k, key) == 0)
         *out = obj->u.object.values[i];
-      else if (fold_eq (k, key))
+      else if (json_key_eq (k, key))
         return sbx_fail (err, EINVAL, "key \"%s\" would be read as \"%s\" by the delegate; refusing an ambiguous spec",
                          k, key);
     }

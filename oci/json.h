@@ -27,6 +27,12 @@ enum json_type
    otherwise sbx could harden one "seccomp" while the delegate reads another.  WHAT names the input. */
 int json_parse (const char *buf, size_t len, const char *what, json_t **out, sbx_err *err);
 void json_free (json_t *v);
+/* Refuse N object keys that collide as Go's encoding/json reads them (duplicates, or equal under its case
+   folding); WHAT names the object in the message. */
+int json_check_keys (char **keys, size_t n, const char *what, sbx_err *err);
+/* Whether keys A and B are one key to Go's encoding/json. */
+bool json_key_eq (const char *a, const char *b);
+
 /* From now on json_free does nothing: for a one-shot process that is about to exec (sbx-runtime), freeing
    parsed trees is half of its work and nobody sees the memory again.  Never for long-lived processes. */
 void json_free_disable (void);

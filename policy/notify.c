@@ -281,7 +281,7 @@ watcher_running (const struct sbx_config *cfg, const char *sock)
   cleanup_close int fd = -1;
   struct stat st;
 
-  snprintf (path, sizeof path, "%s/watcher.lock", sbx_watcher_dir (cfg, dir, sizeof dir));
+  snprintf (path, sizeof path, "%s/" SBX_WATCHER_LOCK, sbx_watcher_dir (cfg, dir, sizeof dir));
   fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   /* A free lock is taken shared for an instant (closing FD drops it); a watcher starting then waits it out. */
   if (fd < 0 || flock (fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK)

@@ -20,6 +20,9 @@
 /* linux.seccomp.listenerMetadata: tells the watcher a connection comes from an sbx-hardened spec. */
 #define SBX_LISTENER_METADATA "sbx/1"
 
+/* The file a running watcher holds an exclusive flock on, in sbx_watcher_dir: creates test it to find one. */
+#define SBX_WATCHER_LOCK "watcher.lock"
+
 /* The watcher's socket: "watcher.socket" in sbx.json, else <state dir>/watcher.sock. */
 const char *sbx_watcher_socket (const struct sbx_config *cfg, char *buf, size_t size);
 /* Where the watcher keeps container records: <state dir>/watcher. */

@@ -483,7 +483,7 @@ sbx_watch_main (int argc, char **argv)
     }
   else
     {
-      snprintf (lockpath, sizeof lockpath, "%s/watcher.lock", w.dir);
+      snprintf (lockpath, sizeof lockpath, "%s/" SBX_WATCHER_LOCK, w.dir);
       w.lock_fd = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (w.lock_fd < 0)
         {

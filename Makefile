@@ -25,6 +25,8 @@ ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+# Added last, for builds that instrument every object (the fuzz build: -fsanitize=fuzzer-no-link).
+CFLAGS += $(EXTRA_CFLAGS)
 
 B := build
 LIB_SRCS := $(wildcard common/*.c oci/*.c policy/*.c profiles/*.c)
@@ -93,6 +95,24 @@ $(B)/tests/%: tests/%.c $(call obj,$(SHIM_COMMON) $(filter-out shim/runtime.c sh
 
 unit: $(TESTS)
 
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, seed corpus tests/fuzz/NAME/.  Every object is rebuilt with clang under
+# ASan+UBSan in $(FUZZ_B)/obj; `make fuzz FUZZ_SECONDS=N` runs each target N seconds (hack/fuzz.sh, TAP).
+FUZZ_B := build/fuzz
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(FUZZ_SRCS))
+FUZZ_OBJ_SRCS := $(SHIM_COMMON) $(filter-out shim/runtime.c shim/sbx.c,$(RT_SRCS) $(SBX_SRCS))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_OBJ_SRCS)) $(FUZZ_B)/obj/libsbx.a
+FUZZ_SECONDS ?= 60
+fuzz-objs: $(SBX_EXTRA_LIBS)
+	$(MAKE) B=$(FUZZ_B)/obj CC=clang EXTRA_CFLAGS='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' $(FUZZ_OBJS)
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c fuzz-objs
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(SBX_EXTRA_LIBS) $(PKG_LIBS) $(SBX_EXTRA_LDLIBS)
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	hack/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
 # What CI runs on a fresh machine: dependencies, build, every test tier, one summary line.
 check:
 	hack/install-deps.sh
@@ -120,5 +140,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRCS) shim/*.c shim/*.h common/*.h oci/*.h policy/*.h profiles/*.h tests/*.c
 
-.PHONY: all unit check demo bench install deps clean format
+.PHONY: fuzz fuzz-build fuzz-objs all unit check demo bench install deps clean format
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

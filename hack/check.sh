@@ -34,6 +34,14 @@ done
 for f in integration/*.bats; do
 	suite "bats: $f" 1500 bats --tap "$f"
 done
+# Every libFuzzer target on its seed corpus for a bounded time (make fuzz FUZZ_SECONDS=N for longer runs).
+if make -s fuzz-build >/tmp/sbx-fuzz-build.log 2>&1; then
+	suite "fuzz" 900 hack/fuzz.sh "${SBX_FUZZ_SECONDS:-20}" build/fuzz/fuzz_*
+else
+	cat /tmp/sbx-fuzz-build.log
+	echo "not ok - fuzz targets do not build" | tee -a "$log"
+fi
+rm -f /tmp/sbx-fuzz-build.log
 if [ -x hack/kernel/run.sh ]; then
 	suite "kernel tier" 1200 hack/kernel/run.sh
 fi

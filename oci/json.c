@@ -497,6 +497,13 @@ json_set (json_t *obj, const char *key, json_t *val, sbx_err *err)
       json_free (val);
       return sbx_fail (err, EINVAL, "set \"%s\": not an object", key);
     }
+  /* A key the delegate would read as KEY (Go's case folding) goes: otherwise runc could read the engine's
+     "noNewPrivilegEs": false after sbx's "noNewPrivileges": true, and the last one wins there. */
+  for (size_t i = 0; i < obj->u.object.len;)
+    if (strcmp (obj->u.object.keys[i], key) != 0 && json_key_eq (obj->u.object.keys[i], key))
+      json_del (obj, obj->u.object.keys[i]);
+    else
+      i++;
   for (size_t i = 0; i < obj->u.object.len; i++)
     if (strcmp (obj->u.object.keys[i], key) == 0)
       {

@@ -132,5 +132,20 @@ main (void)
     free (out);
     json_free (v);
   }
+
+  /* Setting a field removes every key the delegate would read as it (runc: last one wins). */
+  {
+    const char in[] = "{\"noNewPrivilegEs\":false,\"x\":1}";
+    json_t *v;
+    sbx_err err;
+    char *out = NULL;
+    size_t len;
+    json_parse (in, sizeof in - 1, "t", &v, &err);
+    json_set (v, "noNewPrivileges", json_new_bool (true), &err);
+    json_serialize (v, &out, &len, &err);
+    tap_is_str (out, "{\"x\":1,\"noNewPrivileges\":true}", "set drops keys that fold to the one it sets");
+    free (out);
+    json_free (v);
+  }
   return tap_done ();
 }

@@ -36,7 +36,8 @@ for f in integration/*.bats; do
 done
 # Every libFuzzer target on its seed corpus for a bounded time (make fuzz FUZZ_SECONDS=N for longer runs).
 if make -s fuzz-build >/tmp/sbx-fuzz-build.log 2>&1; then
-	suite "fuzz" 900 hack/fuzz.sh "${SBX_FUZZ_SECONDS:-20}" build/fuzz/fuzz_*
+	mapfile -t targets < <(find build/fuzz -maxdepth 1 -name 'fuzz_*' -type f -perm -u+x | sort)
+	suite "fuzz" 900 hack/fuzz.sh "${SBX_FUZZ_SECONDS:-20}" "${targets[@]}"
 else
 	cat /tmp/sbx-fuzz-build.log
 	echo "not ok - fuzz targets do not build" | tee -a "$log"

@@ -20,29 +20,43 @@ struct filter
   unsigned long long shown;
 };
 
+/* A field for the table, cleaned for the terminal (older journals hold raw bytes, and JSON's \u001b decodes to a
+   real escape): one of ten rotating buffers, so one printf can show several. */
 static const char *
 field (const json_t *o, const char *key)
 {
+  static char bufs[10][1100];
+  static int next;
   const char *s = json_str (json_find (o, key));
-  return s && *s ? s : "-";
+  char *out = bufs[next++ % 10];
+
+  if (s == NULL || *s == '\0')
+    return "-";
+  sbx_w_clean (s, strlen (s), out, sizeof bufs[0]);
+  return out;
 }
 
+/* Every line is shown: one with invalid UTF-8 repaired, one that is no JSON as an "unreadable" record. */
 static int
-show (void *ctx, const char *line)
+show (void *ctx, const char *line, size_t len)
 {
   struct filter *f = ctx;
+  cleanup_free char *text = NULL;
   json_t *o = NULL;
-  sbx_err err;
+  sbx_err err = { 0 };
 
-  if (json_parse (line, strlen (line), "journal line", &o, &err) < 0)
-    return 0; /* a foreign or damaged line: skip it rather than stop */
+  if (sbx_journal_decode (line, len, &o, &text, &err) < 0)
+    {
+      fprintf (stderr, "sbx events: %s\n", err.msg);
+      return -1;
+    }
   if (f->id && strcmp (field (o, "container"), f->id) != 0)
     {
       json_free (o);
       return 0;
     }
   if (f->json)
-    printf ("%s\n", line);
+    printf ("%s\n", text);
   else
     {
       const char *what = json_str (json_find (o, "syscall")) ? field (o, "syscall") : field (o, "hook");
@@ -79,7 +93,7 @@ drain (int fd, off_t *off, struct filter *f)
       while ((nl = memchr (start, '\n', plen - (start - pending))))
         {
           *nl = '\0';
-          show (f, start);
+          show (f, start, (size_t) (nl - start));
           start = nl + 1;
         }
       plen -= start - pending;

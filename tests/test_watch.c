@@ -266,8 +266,9 @@ test_encodings (void)
 }
 
 static int
-collect (void *ctx, const char *line)
+collect (void *ctx, const char *line, size_t len)
 {
+  (void) len;
   char *buf = ctx;
   strcat (buf, line);
   strcat (buf, "|");

@@ -139,8 +139,8 @@ sbx_w_event_clean (const struct sbx_wcontainer *c, const struct sbx_wevent *ev, 
   CLEAN (out->action, ev->action);
 }
 
-/* A line that is not valid UTF-8 (older watchers wrote container bytes raw) made parseable: invalid bytes become
-   U+FFFD, control bytes \u00XX (inside a JSON string, the only place a valid line has them). */
+/* A line that is not valid UTF-8 (older watchers wrote container bytes raw) made parseable: invalid bytes and NUL
+   become U+FFFD, other control bytes \u00XX (inside a JSON string, the only place a valid line has them). */
 static char *
 repair (const char *line, size_t len)
 {
@@ -153,8 +153,9 @@ repair (const char *line, size_t len)
     return NULL;
   for (size_t i = 0; i < len; i += k)
     {
+      cp = 1;
       k = utf8_char (s + i, len - i, &cp);
-      if (k == 0)
+      if (k == 0 || cp == 0)
         {
           memcpy (out + n, "\xef\xbf\xbd", 3), n += 3;
           k = 1;

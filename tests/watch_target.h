@@ -233,15 +233,20 @@ tcg_frozen (const struct tcg *g)
 }
 
 static void
-tcg_remove (const struct tcg *g)
+tcg_thaw (const struct tcg *g)
 {
   cg_write (g->v2, "cgroup.freeze", "0");
+  if (g->frz[0])
+    cg_write (g->frz, "freezer.state", "THAWED");
+}
+
+static void
+tcg_remove (const struct tcg *g)
+{
+  tcg_thaw (g);
   rmdir (g->v2);
   if (g->frz[0])
-    {
-      cg_write (g->frz, "freezer.state", "THAWED");
-      rmdir (g->frz);
-    }
+    rmdir (g->frz);
 }
 
 static void
@@ -284,9 +289,7 @@ test_target (void)
     struct sbx_wevent ev = { .type = "violation" };
     tap_ok (sbx_w_action (&w, c, &ev) == 0 && tcg_frozen (&ga), "freeze: the live init's cgroup is frozen");
   }
-  cg_write (ga.v2, "cgroup.freeze", "0");
-  if (ga.frz[0])
-    cg_write (ga.frz, "freezer.state", "THAWED");
+  tcg_thaw (&ga);
   /* The init dies and is reaped; an unrelated process (in a cgroup of its own) now holds its pid number, as a
      reused pid would: the record names it, and even its start time matches. */
   end_child (a, ra);
@@ -338,6 +341,8 @@ test_target (void)
     if (system (cmd) != 0)
       printf ("# could not remove %s\n", dir);
   }
+  /* Thawed first: a frozen process would not die of SIGKILL, and the wait would hang. */
+  tcg_thaw (&gb);
   end_child (b, rb);
   free_containers (&w);
   tcg_remove (&ga);

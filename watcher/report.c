@@ -301,26 +301,34 @@ utf8_cut (char *s, size_t max)
   s[max] = '\0';
 }
 
-static void
-runtime_log (struct sbx_wcontainer *c, const struct sbx_wevent *ev)
+void
+sbx_w_log_message (const struct sbx_wcontainer *c, const struct sbx_wevent *ev, char *msg, size_t size)
 {
   struct sbx_wclean *k = malloc (sizeof *k);
-  char msg[8192];
 
+  msg[0] = '\0';
   if (k == NULL)
     return;
   sbx_w_event_clean (c, ev, k);
   if (strcmp (ev->type, "violation") == 0)
-    snprintf (msg, sizeof msg, "sbx: module load refused in container %s: %s%s%s%s%s by pid %d (%s): %s", c->id,
+    snprintf (msg, size, "sbx: module load refused in container %s: %s%s%s%s%s by pid %d (%s): %s", c->id,
               k->syscall[0] ? k->syscall : k->hook, k->module[0] ? " module " : "", k->module,
               k->file[0] ? " file " : "", k->file, (int) ev->pid, k->comm, k->outcome);
   else
-    snprintf (msg, sizeof msg, "sbx: container %s: %s", c->id, k->outcome);
+    snprintf (msg, size, "sbx: container %s: %s", c->id, k->outcome);
   /* The log line escapes quotes and backslashes (at most twice as long) into 4 KiB: never cut inside a character. */
-  utf8_cut (msg, 1900);
+  utf8_cut (msg, size - 1 < 1900 ? size - 1 : 1900);
+  free (k);
+}
+
+static void
+runtime_log (struct sbx_wcontainer *c, const struct sbx_wevent *ev)
+{
+  char msg[8192];
+
+  sbx_w_log_message (c, ev, msg, sizeof msg);
   if (sbx_log_append (c->runtime_log, c->log_json, SBX_WARN, msg) < 0)
     sbx_log (SBX_DEBUG, "watcher: cannot append to %s: %s", c->runtime_log, strerror (errno));
-  free (k);
 }
 
 void

@@ -200,6 +200,8 @@ void sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_w
 /* The event as one journal JSON line (no newline); the caller frees *OUT. */
 int sbx_w_event_json (const struct sbx_wcontainer *c, const char *container, const struct sbx_wevent *ev,
                       uint64_t count, char **out, size_t *len, sbx_err *err);
+/* The runtime-log message of an event (fields cleaned, at most 1900 bytes, cut between characters). */
+void sbx_w_log_message (const struct sbx_wcontainer *c, const struct sbx_wevent *ev, char *msg, size_t size);
 /* Apply run.sbx.on-violation before the syscall is answered: "freeze" or "kill"; fills ev->outcome. */
 int sbx_w_action (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent *ev);
 /* The protobuf Any (google.protobuf.StringValue holding TEXT) that `containerd publish` reads on stdin. */

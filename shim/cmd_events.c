@@ -30,9 +30,17 @@ field (const json_t *o, const char *key)
   const char *s = json_str (json_find (o, key));
   char *out = bufs[next++ % 10];
 
+  bool plain = true;
+
   if (s == NULL || *s == '\0')
     return "-";
-  sbx_w_clean (s, strlen (s), out, sizeof bufs[0]);
+  /* Printable ASCII is shown as written (the journal's own \xNN escapes stay single); anything else cleaned. */
+  for (const unsigned char *p = (const unsigned char *) s; *p && plain; p++)
+    plain = *p >= 0x20 && *p < 0x7f;
+  if (plain)
+    snprintf (out, sizeof bufs[0], "%s", s);
+  else
+    sbx_w_clean (s, strlen (s), out, sizeof bufs[0]);
   return out;
 }
 

@@ -56,7 +56,8 @@ struct sbx_wevent
   const char *type;      /* "violation", "monitor-lost" */
   const char *hook;      /* "seccomp-notify", or the BPF hook */
   const char *syscall;   /* NULL when the hook is not a syscall */
-  char module[128], params[512], file[PATH_MAX], comm[32];
+  /* Raw, as read from the container: larger than what the encoder keeps, so a cut value is marked as cut. */
+  char module[256], params[1024], file[PATH_MAX], comm[32];
   pid_t pid;
   const char *action;    /* log|freeze|kill */
   char outcome[512];

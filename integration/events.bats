@@ -75,7 +75,7 @@ $id containerd init_module" ] || { echo "$d: $output"; false; }
 }
 
 @test "journal: size-bounded with rotation, sbx events reads across rotated files" {
-	write_config '{"journal": {"max_bytes": 1500, "keep": 3}}'
+	write_config '{"journal": {"max_bytes": 1500, "keep": 3, "container_share_percent": 100}}'
 	start_watcher
 	make_bundle j "/sbx-probe $(printf 'delete_module=m%d ' $(seq 1 10))"
 	id=$(new_id journal)

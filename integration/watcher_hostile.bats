@@ -116,7 +116,7 @@ set --; i=0; while [ $i -lt 100 ]; do set -- "$@" "finit_module=$f"; i=$((i + 1)
 @test "freeze and kill go through the cgroup and pidfd recorded at registration, never to a pid that now names another process" {
 	start_watcher
 	for d in $DELEGATES; do
-		make_bundle "f-$d" "/sbx-probe delete_module=f1; sleep 30" '{"run.sbx.on-violation":"freeze"}'
+		make_bundle "f-$d" "/sbx-probe delete_module=f1; while [ ! -e /go ]; do sleep 0.05; done; /sbx-probe delete_module=f2; sleep 30" '{"run.sbx.on-violation":"freeze"}'
 		ct_id fid "frz-$d"
 		start_ct "$d" "$fid" "f-$d"
 		wait_for 10 has_violations "$fid" 1
@@ -152,5 +152,10 @@ set --; i=0; while [ $i -lt 100 ]; do set -- "$@" "finit_module=$f"; i=$((i + 1)
 		! grep -q '^delete_module' "$W/k-$d/rootfs/out"
 		kill -9 "$BYSTANDER"
 		BYSTANDER=
+		# The untouched record was checked again at the restart and bound: the next freeze still works.
+		touch "$W/f-$d/rootfs/go"
+		wait_for 10 has_violations "$fid" 2
+		violations "$fid" | tail -1 | jq -e '.outcome == "refused EPERM; container frozen"'
+		"$d" --root "$W/root/$d" resume "$fid" 2>/dev/null || { [ -z "${frz:-}" ] || echo THAWED >"/sys/fs/cgroup/freezer$frz/freezer.state"; }
 	done
 }

@@ -301,9 +301,14 @@ add (struct sbx_watcher *w, const struct sbx_wstate *st, sbx_err *err)
   c->registered = time (NULL);
   fill (c, st);
   if (st->pid > 0 && sbx_w_bind_init (c, c->pid, true, why, sizeof why) < 0)
-    sbx_log (SBX_WARN, "watcher: container %s: the runtime's pid %d is not taken for its init (%s): freeze and "
+    {
+      /* Still the pid's identity, so that an exec of the same container is not taken for a new one; never a
+         target. */
+      c->starttime = sbx_w_starttime (c->pid);
+      sbx_log (SBX_WARN, "watcher: container %s: the runtime's pid %d is not taken for its init (%s): freeze and "
              "kill of the whole container are off, a caller is still refused (and killed under kill)", st->id,
              (int) st->pid, why);
+    }
   if (c->pidfd >= 0)
     sbx_w_bpf_register (w, c);
   sbx_log (SBX_INFO, "watcher: container %s registered (engine %s, pid %lld, bundle %s, on-violation %s)", st->id,

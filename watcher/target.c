@@ -175,6 +175,8 @@ sbx_w_bind_init (struct sbx_wcontainer *c, pid_t pid, bool ns_init, char *why, s
         snprintf (why, size, "pid %d exited during registration", (int) pid);
       close (pidfd);
       sbx_w_unbind (c);
+      c->cgroup[0] = c->freezer[0] = '\0';
+      c->cg_ino = 0;
       return -1;
     }
   c->pidfd = pidfd;
@@ -191,13 +193,17 @@ sbx_w_rebind (struct sbx_wcontainer *c)
   snprintf (cg, sizeof cg, "%s", c->cgroup);
   snprintf (frz, sizeof frz, "%s", c->freezer);
   /* The same process (pid and start time) in the same cgroups (paths and inode) as recorded, or nothing. */
+  bool had = cg[0] || frz[0]; /* records of older watchers have no cgroups: the start time names the process */
+
   if (c->pid <= 0 || st == 0 || sbx_w_bind_init (c, c->pid, true, why, sizeof why) < 0 || c->starttime != st
-      || strcmp (c->cgroup, cg) != 0 || strcmp (c->freezer, frz) != 0 || (ino && c->cg_ino != ino))
-    sbx_w_unbind (c);
-  c->starttime = st;
-  snprintf (c->cgroup, sizeof c->cgroup, "%s", cg);
-  snprintf (c->freezer, sizeof c->freezer, "%s", frz);
-  c->cg_ino = ino;
+      || (had && (strcmp (c->cgroup, cg) != 0 || strcmp (c->freezer, frz) != 0 || (ino && c->cg_ino != ino))))
+    {
+      sbx_w_unbind (c);
+      c->starttime = st;
+      snprintf (c->cgroup, sizeof c->cgroup, "%s", cg);
+      snprintf (c->freezer, sizeof c->freezer, "%s", frz);
+      c->cg_ino = ino;
+    }
 }
 
 static int

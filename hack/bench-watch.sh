@@ -20,7 +20,7 @@ WPID=
 export SBX_STATE_DIR="$W/state" SBX_CONFIG="$W/sbx.json"
 mkdir -p "$W/state" "$W/root"
 jq -n --arg w "$W" --arg pin "$PIN" '{watcher: {socket: ($w + "/state/w.sock"), on_demand: false},
-	journal: {path: ($w + "/events.jsonl"), max_bytes: 104857600, rate_per_s: 0}, bpf: {pin_dir: $pin}}' >"$W/sbx.json"
+	journal: {path: ($w + "/events.jsonl"), max_bytes: 104857600, rate_per_s: 0, bytes_per_s: 0, container_share_percent: 0}, bpf: {pin_dir: $pin}}' >"$W/sbx.json"
 jq '.watcher.enabled = false' "$W/sbx.json" >"$W/eperm.json"
 
 cleanup() {

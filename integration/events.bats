@@ -75,7 +75,7 @@ $id containerd init_module" ] || { echo "$d: $output"; false; }
 }
 
 @test "journal: size-bounded with rotation, sbx events reads across rotated files" {
-	write_config '{"journal": {"max_bytes": 1500, "keep": 3}}'
+	write_config '{"journal": {"max_bytes": 1500, "keep": 3, "container_share_percent": 100}}'
 	start_watcher
 	make_bundle j "/sbx-probe $(printf 'delete_module=m%d ' $(seq 1 10))"
 	id=$(new_id journal)
@@ -135,7 +135,7 @@ $id containerd init_module" ] || { echo "$d: $output"; false; }
 	[ ! -e "/sys/fs/bpf/sbx-test-${W##*.}" ]
 }
 
-@test "a flood is counted exactly but reported at journal.rate_per_s, with a summary of what was suppressed" {
+@test "a flood is counted exactly but reported at journal.rate_per_s, with a record of what was dropped" {
 	write_config '{"journal": {"rate_per_s": 5, "burst": 10}}'
 	start_watcher
 	make_bundle fl "/sbx-probe $(printf 'delete_module=f%d ' $(seq 1 30)); while [ ! -e /go ]; do sleep 0.05; done; sleep 0.5; /sbx-probe delete_module=last"
@@ -146,7 +146,7 @@ $id containerd init_module" ] || { echo "$d: $output"; false; }
 	[ "$(nviolations "$id")" -eq 10 ]
 	touch "$W/fl/rootfs/go"
 	wait_for 10 has_violations "$id" 11
-	"$SBX" events --json "$id" | jq -s -e 'map(select(.type == "suppressed")) | length == 1 and (.[0].outcome | startswith("20 refused attempts counted but not reported"))'
+	"$SBX" events --json "$id" | jq -s -e 'map(select(.type == "dropped")) | length == 1 and .[0].dropped == 20 and (.[0].outcome | startswith("dropped 20 events from container"))'
 	violations "$id" | tail -1 | jq -e '.module == "last" and .count == 31'
 	[ "$(rt runc state "$id" | jq -r '.annotations["run.sbx.violations"]')" = 31 ]
 	"$SBX" metrics | grep -qx 'sbx_events_suppressed_total 20'

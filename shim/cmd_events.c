@@ -20,35 +20,65 @@ struct filter
   unsigned long long shown;
 };
 
+/* A field for the table, cleaned for the terminal (older journals hold raw bytes, and JSON's \u001b decodes to a
+   real escape) and cut to WIDTH bytes (0: whole) between characters: one of ten rotating buffers, so one printf can
+   show several. */
 static const char *
-field (const json_t *o, const char *key)
+field_w (const json_t *o, const char *key, size_t width)
 {
+  static char bufs[10][1100];
+  static int next;
   const char *s = json_str (json_find (o, key));
-  return s && *s ? s : "-";
+  char *out = bufs[next++ % 10];
+  bool plain = true;
+
+  if (s == NULL || *s == '\0')
+    return "-";
+  /* Printable ASCII is shown as written (the journal's own \xNN escapes stay single); anything else cleaned. */
+  for (const unsigned char *p = (const unsigned char *) s; *p && plain; p++)
+    plain = *p >= 0x20 && *p < 0x7f;
+  if (plain)
+    snprintf (out, sizeof bufs[0], "%s", s);
+  else
+    sbx_w_clean (s, strlen (s), out, sizeof bufs[0]);
+  if (width > 0 && strlen (out) > width)
+    {
+      while (width > 0 && ((unsigned char) out[width] & 0xc0) == 0x80)
+        width--;
+      out[width] = '\0';
+    }
+  return out;
 }
 
+#define field(o, key) field_w ((o), (key), 0)
+
+/* Every line is shown: one with invalid UTF-8 repaired, one that is no JSON as an "unreadable" record. */
 static int
-show (void *ctx, const char *line)
+show (void *ctx, const char *line, size_t len)
 {
   struct filter *f = ctx;
+  cleanup_free char *text = NULL;
   json_t *o = NULL;
-  sbx_err err;
+  sbx_err err = { 0 };
 
-  if (json_parse (line, strlen (line), "journal line", &o, &err) < 0)
-    return 0; /* a foreign or damaged line: skip it rather than stop */
+  if (sbx_journal_decode (line, len, &o, &text, &err) < 0)
+    {
+      fprintf (stderr, "sbx events: %s\n", err.msg);
+      return -1;
+    }
   if (f->id && strcmp (field (o, "container"), f->id) != 0)
     {
       json_free (o);
       return 0;
     }
   if (f->json)
-    printf ("%s\n", line);
+    printf ("%s\n", text);
   else
     {
-      const char *what = json_str (json_find (o, "syscall")) ? field (o, "syscall") : field (o, "hook");
-      printf ("%-30.30s  %-20.20s  %-8.8s  %-12.12s  %-13.13s  %-16.16s  %-6s  %s\n", field (o, "time"),
-              field (o, "container"), field (o, "engine"), field (o, "type"), what, field (o, "module"),
-              field (o, "action"), field (o, "outcome"));
+      const char *what = field_w (o, json_str (json_find (o, "syscall")) ? "syscall" : "hook", 13);
+      printf ("%-30s  %-20s  %-8s  %-12s  %-13s  %-16s  %-6s  %s\n", field_w (o, "time", 30),
+              field_w (o, "container", 20), field_w (o, "engine", 8), field_w (o, "type", 12), what,
+              field_w (o, "module", 16), field (o, "action"), field (o, "outcome"));
     }
   fflush (stdout);
   f->shown++;
@@ -79,7 +109,7 @@ drain (int fd, off_t *off, struct filter *f)
       while ((nl = memchr (start, '\n', plen - (start - pending))))
         {
           *nl = '\0';
-          show (f, start);
+          show (f, start, (size_t) (nl - start));
           start = nl + 1;
         }
       plen -= start - pending;

@@ -266,8 +266,9 @@ test_encodings (void)
 }
 
 static int
-collect (void *ctx, const char *line)
+collect (void *ctx, const char *line, size_t len)
 {
+  (void) len;
   char *buf = ctx;
   strcat (buf, line);
   strcat (buf, "|");
@@ -330,6 +331,124 @@ test_journal (void)
     if (system (cmd) != 0)
       printf ("# could not remove %s\n", dir);
   }
+}
+
+
+#include "watch_target.h"
+
+/* ---- container bytes: one encoder, every line readable ---- */
+
+static bool
+utf8_ok (const char *s, size_t len)
+{
+  const unsigned char *p = (const unsigned char *) s;
+
+  for (size_t i = 0; i < len;)
+    {
+      size_t n = p[i] < 0x80 ? 1 : (p[i] & 0xe0) == 0xc0 ? 2 : (p[i] & 0xf0) == 0xe0 ? 3 : (p[i] & 0xf8) == 0xf0 ? 4 : 0;
+      if (n == 0 || i + n > len || (n == 2 && p[i] < 0xc2))
+        return false;
+      for (size_t k = 1; k < n; k++)
+        if ((p[i + k] & 0xc0) != 0x80)
+          return false;
+      i += n;
+    }
+  return true;
+}
+
+static bool
+no_controls (const char *s)
+{
+  for (; *s; s++)
+    if ((unsigned char) *s < 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}
+
+static void
+test_clean (void)
+{
+  char out[128], big[65536 + 1];
+  size_t n;
+
+  sbx_w_clean ("ok_name-1", 9, out, sizeof out);
+  tap_is_str (out, "ok_name-1", "clean: a plain name is kept");
+  sbx_w_clean ("a\xff\xfe" "b", 4, out, sizeof out);
+  tap_is_str (out, "a\\xff\\xfeb", "clean: invalid UTF-8 escaped byte by byte");
+  sbx_w_clean ("\x1b[31mred\n\r\t\x7f", 12, out, sizeof out);
+  tap_is_str (out, "\\x1b[31mred\\x0a\\x0d\\x09\\x7f", "clean: C0 controls and DEL escaped");
+  sbx_w_clean ("a\\x41", 5, out, sizeof out);
+  tap_is_str (out, "a\\\\x41", "clean: a backslash is escaped, so \\xNN is never ambiguous");
+  sbx_w_clean ("caf\xc3\xa9 \xe2\x80\xae" "gpj.exe \xc2\x85", 19, out, sizeof out);
+  tap_is_str (out, "caf\xc3\xa9 \\xe2\\x80\\xaegpj.exe \\xc2\\x85", "clean: é kept; RLO and C1 NEL escaped");
+  sbx_w_clean ("\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80", 9, out, sizeof out);
+  tap_is_str (out, "\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80", "clean: overlong, surrogate, past U+10FFFF escaped");
+  sbx_w_clean ("a\0b", 3, out, sizeof out);
+  tap_is_str (out, "a\\x00b", "clean: NUL escaped");
+  for (size_t i = 0; i < sizeof big - 1; i++)
+    big[i] = i % 3 == 0 ? '\xc3' : i % 3 == 1 ? '\xa9' : '\x01';
+  big[sizeof big - 1] = '\0';
+  n = sbx_w_clean (big, sizeof big - 1, out, sizeof out);
+  tap_ok (n <= sizeof out - 1 && n == strlen (out) && utf8_ok (out, n) && no_controls (out)
+              && strcmp (out + n - 3, "\xe2\x80\xa6") == 0,
+          "clean: 64 KiB capped to the field, cut between characters, marked with an ellipsis (%zu bytes)", n);
+}
+
+static void
+test_event_hostile (void)
+{
+  struct sbx_wcontainer c = { .id = "c1", .engine = "pod\xffman\x1b" };
+  struct sbx_wevent ev = { .type = "violation", .hook = "seccomp-notify", .syscall = "finit_module", .pid = 7,
+                           .action = "log", .outcome = "refused EPERM" };
+  cleanup_free char *line = NULL;
+  size_t len;
+  sbx_err err = { 0 };
+  json_t *j = NULL;
+
+  memset (ev.file, 'A', sizeof ev.file - 1);
+  memcpy (ev.file, "/\xff\xfe\n\x1b]0;pwned\x07", 14);
+  snprintf (ev.module, sizeof ev.module, "mod\xc3");
+  snprintf (ev.params, sizeof ev.params, "a=\"1\"\\\r\n{\"type\":\"fake\"}");
+  snprintf (ev.comm, sizeof ev.comm, "\x1b[2J");
+  tap_ok (sbx_w_event_json (&c, c.id, &ev, 1, &line, &len, &err) == 0, "hostile event encoded");
+  tap_ok (line && utf8_ok (line, len) && memchr (line, '\n', len) == NULL, "hostile event: one line of valid UTF-8");
+  tap_ok (line && json_parse (line, len, "event", &j, &err) == 0, "hostile event: the line parses as JSON");
+  tap_ok (json_str (json_find (j, "file")) && strlen (json_str (json_find (j, "file"))) < 1024
+              && strncmp (json_str (json_find (j, "file")), "/\\xff\\xfe\\x0a\\x1b]0;pwned\\x07AAA", 30) == 0,
+          "hostile event: the path escaped and capped under 1 KiB");
+  tap_is_str (json_str (json_find (j, "module")), "mod\\xc3", "hostile event: a cut UTF-8 module name escaped");
+  tap_is_str (json_str (json_find (j, "comm")), "\\x1b[2J", "hostile event: comm escaped");
+  tap_is_str (json_str (json_find (j, "engine")), "pod\\xffman\\x1b", "hostile event: engine escaped");
+  tap_is_str (json_str (json_find (j, "type")), "violation", "hostile event: params cannot forge fields");
+  json_free (j);
+}
+
+static void
+test_decode (void)
+{
+  static const char raw[] = "{\"type\":\"violation\",\"container\":\"c1\",\"module\":\"x\xff\x1b\"}";
+  static const char nul[] = "{\"type\":\"violation\",\"module\":\"a\0b\"}";
+  json_t *o = NULL;
+  char *text = NULL;
+  sbx_err err = { 0 };
+
+  tap_ok (sbx_journal_decode (raw, sizeof raw - 1, &o, &text, &err) == 0 && utf8_ok (text, strlen (text)),
+          "reader: a raw line of an older watcher is read, repaired to valid UTF-8");
+  tap_is_str (json_str (json_find (o, "module")), "x\xef\xbf\xbd\x1b", "reader: invalid byte as U+FFFD, ESC kept");
+  tap_is_str (json_str (json_find (o, "container")), "c1", "reader: its other fields intact");
+  json_free (o), free (text);
+  tap_ok (sbx_journal_decode (nul, sizeof nul - 1, &o, &text, &err) == 0
+              && strcmp (json_str (json_find (o, "type")), "violation") == 0,
+          "reader: a line holding a NUL is read whole");
+  json_free (o), free (text);
+  tap_ok (sbx_journal_decode ("garbage \x01\xff", 10, &o, &text, &err) == 0
+              && strcmp (json_str (json_find (o, "type")), "unreadable") == 0
+              && strcmp (json_str (json_find (o, "raw")), "garbage \\x01\\xff") == 0,
+          "reader: a line that is no JSON is an 'unreadable' record, never skipped");
+  json_free (o), free (text);
+  tap_ok (sbx_journal_decode ("[1]", 3, &o, &text, &err) == 0 && strcmp (json_str (json_find (o, "type")), "unreadable") == 0,
+          "reader: JSON that is not an object is 'unreadable' too");
+  json_free (o), free (text);
 }
 
 static void
@@ -441,6 +560,11 @@ main (void)
   test_running_watcher ();
   test_encodings ();
   test_journal ();
+  test_clean ();
+  test_event_hostile ();
+  test_decode ();
+  test_budget ();
+  test_target ();
   test_state_text ();
   return tap_done ();
 }

@@ -85,58 +85,84 @@ is_seccomp_notify_fd (int fd)
   return strcmp (target, "anon_inode:seccomp notify") == 0;
 }
 
+enum sbx_wreq
+sbx_w_parse_request (char *line, const char **arg)
+{
+  static const struct
+  {
+    const char *name;
+    enum sbx_wreq req;
+    bool arg;
+  } reqs[] = {
+    { "ping", SBX_WREQ_PING, false },       { "unregister", SBX_WREQ_UNREGISTER, true },
+    { "metrics", SBX_WREQ_METRICS, false }, { "restart", SBX_WREQ_RESTART, false },
+    { "stop", SBX_WREQ_STOP, false },
+  };
+  char *sp;
+
+  *arg = NULL;
+  line[strcspn (line, "\r\n")] = '\0';
+  if (*line == '\0')
+    return SBX_WREQ_PROBE; /* a reachability probe: connect and close */
+  sp = strchr (line, ' ');
+  if (sp)
+    *sp++ = '\0';
+  for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
+    if (strcmp (line, reqs[i].name) == 0 && (sp != NULL) == reqs[i].arg)
+      {
+        *arg = sp;
+        return reqs[i].req;
+      }
+  return SBX_WREQ_UNKNOWN;
+}
+
 static void
 control (struct sbx_watcher *w, struct conn *c)
 {
-  char *line = c->buf ? c->buf : "", *arg;
+  char *line = c->buf ? c->buf : "", shown[128];
+  const char *arg;
   sbx_err err = { 0 };
   char out[1200];
+  size_t n = 0;
 
-  line[strcspn (line, "\r\n")] = '\0';
-  if (*line == '\0')
-    return; /* a reachability probe: connect and close */
-  arg = strchr (line, ' ');
-  if (arg)
-    *arg++ = '\0';
-  if (strcmp (line, "ping") == 0)
+  switch (sbx_w_parse_request (line, &arg))
     {
-      size_t n = 0;
+    case SBX_WREQ_PROBE:
+      return;
+    case SBX_WREQ_PING:
       for (struct sbx_wcontainer *k = w->containers; k; k = k->next)
         n++;
       snprintf (out, sizeof out, "ok pid=%d mode=%s containers=%zu\n", (int) getpid (),
                 w->syscalls_mode ? "syscalls" : "default", n);
-      reply (c, out);
-    }
-  else if (strcmp (line, "unregister") == 0 && arg)
-    {
+      break;
+    case SBX_WREQ_UNREGISTER:
       if (sbx_w_unregister (w, arg, &err) < 0)
         snprintf (out, sizeof out, "error %s\n", err.msg);
       else
         snprintf (out, sizeof out, "ok\n");
-      reply (c, out);
-    }
-  else if (strcmp (line, "metrics") == 0)
-    {
-      cleanup_free char *text = NULL;
-      size_t len;
-      if (sbx_w_metrics (w, &text, &len) == 0)
-        reply (c, text);
-    }
-  else if (strcmp (line, "restart") == 0)
-    {
-      reply (c, "ok\n");
+      break;
+    case SBX_WREQ_METRICS:
+      {
+        cleanup_free char *text = NULL;
+        size_t len;
+        if (sbx_w_metrics (w, &text, &len) == 0)
+          reply (c, text);
+        return;
+      }
+    case SBX_WREQ_RESTART:
       w->restart = true;
-    }
-  else if (strcmp (line, "stop") == 0)
-    {
-      reply (c, "ok\n");
+      snprintf (out, sizeof out, "ok\n");
+      break;
+    case SBX_WREQ_STOP:
       w->stop = true;
+      snprintf (out, sizeof out, "ok\n");
+      break;
+    default:
+      sbx_w_clean (line, strlen (line), shown, sizeof shown);
+      snprintf (out, sizeof out, "error unknown request '%s'\n", shown);
+      break;
     }
-  else
-    {
-      snprintf (out, sizeof out, "error unknown request '%.100s'\n", line);
-      reply (c, out);
-    }
+  reply (c, out);
 }
 
 static void

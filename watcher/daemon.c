@@ -358,6 +358,7 @@ loop (struct sbx_watcher *w)
                 if (read (w->timerfd, &ticks, sizeof ticks) < 0)
                   break;
                 sbx_w_expire_conns (w);
+                sbx_w_flush_drops (w);
                 if (++tick, w->textfile_dirty || tick % 15 == 0)
                   {
                     w->textfile_dirty = false;
@@ -389,6 +390,9 @@ setup_paths (struct sbx_watcher *w, sbx_err *err)
   w->journal_keep = (int) sbx_config_int (w->cfg, "journal.keep", 3);
   w->rate_per_s = (double) sbx_config_int (w->cfg, "journal.rate_per_s", 100);
   w->burst = (double) sbx_config_int (w->cfg, "journal.burst", 1000);
+  w->bytes_per_s = (double) sbx_config_int (w->cfg, "journal.bytes_per_s", 64 << 10);
+  w->burst_bytes = (double) sbx_config_int (w->cfg, "journal.burst_bytes", 1 << 20);
+  w->share_pct = sbx_config_int (w->cfg, "journal.container_share_percent", 25);
   snprintf (dir, sizeof dir, "%s/containers", w->dir);
   if (mkdir_p (dir, 0700) < 0)
     return sbx_fail (err, errno, "create %s", dir);

@@ -63,13 +63,17 @@ sbx_journal_append (const char *path, long long max, int keep, const char *line,
   cleanup_free char *buf = malloc (len + 1);
   cleanup_close int fd = -1;
   struct stat st;
+  int rotated = 0;
 
   if (buf == NULL)
     return sbx_fail (err, ENOMEM, "journal line");
   memcpy (buf, line, len);
   buf[len] = '\n';
   if (stat (path, &st) == 0 && max > 0 && st.st_size > 0 && st.st_size + (long long) len + 1 > max)
-    rotate (path, keep);
+    {
+      rotate (path, keep);
+      rotated = 1;
+    }
   fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0 && errno == ENOENT && mkdir_parent (path) == 0)
     fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -78,11 +82,11 @@ sbx_journal_append (const char *path, long long max, int keep, const char *line,
   /* One write of the whole line: a reader following the file never sees half an event. */
   if (write (fd, buf, len + 1) != (ssize_t) (len + 1))
     return sbx_fail (err, errno ? errno : EIO, "append to journal %s", path);
-  return 0;
+  return rotated;
 }
 
 static int
-read_one (const char *path, int (*cb) (void *, const char *), void *ctx)
+read_one (const char *path, int (*cb) (void *, const char *, size_t), void *ctx)
 {
   cleanup_fclose FILE *f = fopen (path, "re");
   cleanup_free char *line = NULL;
@@ -97,14 +101,16 @@ read_one (const char *path, int (*cb) (void *, const char *), void *ctx)
       if (line[n - 1] != '\n')
         break; /* a line still being written */
       line[n - 1] = '\0';
-      if ((rc = cb (ctx, line)) != 0)
+      /* The length, not strlen: a line may hold NUL bytes, and the reader must see all of it. */
+      if ((rc = cb (ctx, line, (size_t) n - 1)) != 0)
         return rc;
     }
   return 0;
 }
 
 int
-sbx_journal_read (const char *path, int keep, int (*cb) (void *ctx, const char *line), void *ctx, sbx_err *err)
+sbx_journal_read (const char *path, int keep, int (*cb) (void *ctx, const char *line, size_t len), void *ctx,
+                  sbx_err *err)
 {
   char rotated[PATH_MAX + 16];
   int rc;

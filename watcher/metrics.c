@@ -13,18 +13,22 @@
 #include "../policy/notify.h"
 #include "watcher.h"
 
-/* Label values: backslash, quote and newline escaped. */
+/* Label values: cleaned like every other sink (valid UTF-8, nothing hidden, capped), then backslash, quote and
+   newline escaped as the exposition format wants. */
 static void
-label (FILE *f, const char *s)
+label (FILE *f, const char *raw)
 {
-  for (; s && *s; s++)
+  char s[1100];
+
+  sbx_w_clean (raw, raw ? strlen (raw) : 0, s, sizeof s);
+  for (const char *p = s; *p; p++)
     {
-      if (*s == '\\' || *s == '"')
-        fputc ('\\', f), fputc (*s, f);
-      else if (*s == '\n')
+      if (*p == '\\' || *p == '"')
+        fputc ('\\', f), fputc (*p, f);
+      else if (*p == '\n')
         fputs ("\\n", f);
       else
-        fputc (*s, f);
+        fputc (*p, f);
     }
 }
 
@@ -78,8 +82,21 @@ sbx_w_metrics (struct sbx_watcher *w, char **out, size_t *len)
   header (f, "sbx_journal_events_lost_total", "counter", "Events that could not be written to the journal.");
   fprintf (f, "sbx_journal_events_lost_total %llu\n", (unsigned long long) w->journal_lost);
   header (f, "sbx_events_suppressed_total", "counter",
-          "Violations counted but not reported one by one (journal.rate_per_s exceeded).");
+          "Violations counted but not reported one by one (a budget of their container spent).");
   fprintf (f, "sbx_events_suppressed_total %llu\n", (unsigned long long) w->suppressed_total);
+  header (f, "sbx_events_dropped_total", "counter",
+          "Reports dropped because a container spent a budget (rate: journal.rate_per_s, bytes: journal.bytes_per_s, "
+          "share: journal.container_share_percent).");
+  fprintf (f, "sbx_events_dropped_total{budget=\"rate\"} %llu\n", (unsigned long long) w->dropped_rate);
+  fprintf (f, "sbx_events_dropped_total{budget=\"bytes\"} %llu\n", (unsigned long long) w->dropped_bytes);
+  fprintf (f, "sbx_events_dropped_total{budget=\"share\"} %llu\n", (unsigned long long) w->dropped_share);
+  header (f, "sbx_container_events_dropped_total", "counter", "Reports dropped for each registered container.");
+  for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
+    {
+      fputs ("sbx_container_events_dropped_total{container=\"", f);
+      label (f, c->id);
+      fprintf (f, "\"} %llu\n", (unsigned long long) c->dropped);
+    }
   header (f, "sbx_containerd_publish_errors_total", "counter", "containerd publish calls that failed.");
   fprintf (f, "sbx_containerd_publish_errors_total %llu\n", (unsigned long long) w->publish_errors);
   header (f, "sbx_action_errors_total", "counter", "freeze/kill actions that failed.");

@@ -36,28 +36,13 @@ sbx_w_find_slot (struct sbx_watcher *w, uint32_t slot)
   return NULL;
 }
 
-/* Field 22 of /proc/PID/stat: with the pid it names one process for good. */
-static unsigned long long
-starttime_of (pid_t pid)
-{
-  char path[64], buf[1024], *p;
-  unsigned long long st = 0;
-  FILE *f;
-
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  f = fopen (path, "re");
-  if (f == NULL)
-    return 0;
-  if (fgets (buf, sizeof buf, f) && (p = strrchr (buf, ')')))
-    sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st);
-  fclose (f);
-  return st;
-}
-
 bool
 sbx_w_alive (const struct sbx_wcontainer *c)
 {
-  return c->pid > 0 && kill (c->pid, 0) == 0 && starttime_of (c->pid) == c->starttime;
+  if (c->pidfd >= 0)
+    return syscall (SYS_pidfd_send_signal, c->pidfd, 0, NULL, 0) == 0;
+  /* Unverified: a guess for reaping records only, never a reason to act on the pid. */
+  return c->pid > 0 && kill (c->pid, 0) == 0 && sbx_w_starttime (c->pid) == c->starttime;
 }
 
 static uint32_t
@@ -120,6 +105,9 @@ sbx_w_save (struct sbx_watcher *w, struct sbx_wcontainer *c)
       && json_set (o, "pid", json_new_int (c->pid), &err) == 0
       && json_set (o, "starttime", json_new_int ((long long) c->starttime), &err) == 0
       && json_set (o, "cgroup_id", json_new_int ((long long) c->cgroup_id), &err) == 0
+      && json_set (o, "cgroup", json_new_str (c->cgroup), &err) == 0
+      && json_set (o, "cgroup_ino", json_new_int ((long long) c->cg_ino), &err) == 0
+      && json_set (o, "freezer", json_new_str (c->freezer), &err) == 0
       && json_set (o, "pidns_ino", json_new_int (c->pidns_ino), &err) == 0
       && json_set (o, "slot", json_new_int (c->slot), &err) == 0
       && json_set (o, "count", json_new_int ((long long) c->count), &err) == 0
@@ -202,8 +190,7 @@ free_container (struct sbx_watcher *w, struct sbx_wcontainer *c)
 
   while (c->nnotify > 0)
     sbx_w_drop_notify (w, c, c->notify_fds[0]);
-  if (c->pidfd >= 0)
-    close (c->pidfd);
+  sbx_w_unbind (c);
   if (c->count_fd >= 0)
     close (c->count_fd);
   for (pp = &w->containers; *pp; pp = &(*pp)->next)
@@ -223,7 +210,7 @@ new_container (struct sbx_watcher *w, const char *id)
   if (c == NULL)
     return NULL;
   copy (c->id, sizeof c->id, id);
-  c->pidfd = -1;
+  c->pidfd = c->cg_fd = c->frz_fd = -1;
   c->count_fd = -1;
   c->slot = free_slot (w);
   c->next = w->containers;
@@ -237,78 +224,126 @@ ann (const json_t *annotations, const char *key)
   return json_str (json_find (annotations, key));
 }
 
+/* Linux's PID_MAX_LIMIT: a larger number is no pid. */
+#define PID_LIMIT 4194304
+
+int
+sbx_w_parse_state (const char *text, size_t len, struct sbx_wstate *st, sbx_err *err)
+{
+  json_t *state, *annotations, *pidv;
+  char quoted[512];
+
+  memset (st, 0, sizeof *st);
+  if (json_parse (text, len, "OCI container process state", &st->root, err) < 0)
+    return -1;
+  state = json_find (st->root, "state");
+  annotations = json_find (state, "annotations");
+  st->id = json_str (json_find (state, "id"));
+  st->meta = json_str (json_find (st->root, "metadata"));
+  st->bundle = json_str (json_find (state, "bundle"));
+  pidv = json_find (state, "pid") ? json_find (state, "pid") : json_find (st->root, "pid");
+  /* crun's exec sends pid 0, an empty bundle and no annotations: the id alone names the container then. */
+  if (pidv && (!json_num_int (pidv, &st->pid) || st->pid < 0 || st->pid > PID_LIMIT))
+    st->pid = -1;
+  if (!sbx_container_id_ok (st->id) || st->pid < 0)
+    {
+      /* The message quotes what came, cleaned: it goes to the watcher's log. */
+      sbx_w_clean (text, len, quoted, sizeof quoted);
+      json_free (st->root);
+      memset (st, 0, sizeof *st);
+      return sbx_fail (err, EINVAL, "listener connection without a usable container id and pid (%s); notify fd dropped",
+                       quoted);
+    }
+  st->engine = ann (annotations, SBX_ANN_ENGINE);
+  st->policy = ann (annotations, SBX_ANN_POLICY);
+  st->on_violation = ann (annotations, SBX_ANN_ON_VIOLATION);
+  st->runtime_log = ann (annotations, SBX_ANN_RUNTIME_LOG);
+  st->log_format = ann (annotations, SBX_ANN_RUNTIME_LOG_FORMAT);
+  st->cd_address = ann (annotations, SBX_ANN_CONTAINERD_ADDRESS);
+  st->cd_namespace = ann (annotations, SBX_ANN_CONTAINERD_NAMESPACE);
+  return 0;
+}
+
+/* A value for display (engine, policy): cleaned like every field a container or a spec chose. */
+static void
+copy_clean (char *dst, size_t size, const char *src)
+{
+  sbx_w_clean (src, src ? strlen (src) : 0, dst, size);
+}
+
+static void
+fill (struct sbx_wcontainer *c, const struct sbx_wstate *st)
+{
+  const char *ov = st->on_violation;
+
+  copy (c->bundle, sizeof c->bundle, st->bundle);
+  copy_clean (c->engine, sizeof c->engine, st->engine ?: "unknown");
+  copy_clean (c->policy, sizeof c->policy, st->policy ?: SBX_POLICY_VERSION);
+  copy (c->on_violation, sizeof c->on_violation,
+        ov && (strcmp (ov, "freeze") == 0 || strcmp (ov, "kill") == 0) ? ov : "log");
+  copy (c->runtime_log, sizeof c->runtime_log, st->runtime_log);
+  c->log_json = st->log_format && strcmp (st->log_format, "json") == 0;
+  copy (c->cd_address, sizeof c->cd_address, st->cd_address);
+  copy (c->cd_namespace, sizeof c->cd_namespace, st->cd_namespace);
+}
+
+/* A new container: its init is taken from the state's pid only once a pidfd of it proves it is the init of a pid
+   namespace under seccomp, in a cgroup of its own. */
+static struct sbx_wcontainer *
+add (struct sbx_watcher *w, const struct sbx_wstate *st, sbx_err *err)
+{
+  struct sbx_wcontainer *c = new_container (w, st->id);
+  char why[PATH_MAX + 128] = "";
+
+  if (c == NULL)
+    return sbx_fail (err, ENOMEM, "register container %s", st->id), NULL;
+  c->pid = (pid_t) st->pid;
+  c->registered = time (NULL);
+  fill (c, st);
+  if (st->pid > 0 && sbx_w_bind_init (c, c->pid, true, why, sizeof why) < 0)
+    {
+      /* Still the pid's identity, so that an exec of the same container is not taken for a new one; never a
+         target. */
+      c->starttime = sbx_w_starttime (c->pid);
+      sbx_log (SBX_WARN, "watcher: container %s: the runtime's pid %d is not taken for its init (%s): freeze and "
+             "kill of the whole container are off, a caller is still refused (and killed under kill)", st->id,
+             (int) st->pid, why);
+    }
+  if (c->pidfd >= 0)
+    sbx_w_bpf_register (w, c);
+  sbx_log (SBX_INFO, "watcher: container %s registered (engine %s, pid %lld, bundle %s, on-violation %s)", st->id,
+           c->engine, st->pid, c->bundle, c->on_violation);
+  return c;
+}
+
 int
 sbx_w_register (struct sbx_watcher *w, const char *text, size_t len, int notify_fd, sbx_err *err)
 {
-  json_t *root = NULL, *state, *annotations;
-  const char *id, *meta, *ov;
-  long long pid = 0;
+  struct sbx_wstate st;
   struct sbx_wcontainer *c;
-  unsigned long long st;
-  int rc = -1;
 
-  if (json_parse (text, len, "OCI container process state", &root, err) < 0)
+  if (sbx_w_parse_state (text, len, &st, err) < 0)
     return -1;
-  state = json_find (root, "state");
-  annotations = json_find (state, "annotations");
-  id = json_str (json_find (state, "id"));
-  meta = json_str (json_find (root, "metadata"));
-  if (!json_num_int (json_find (state, "pid"), &pid) && !json_num_int (json_find (root, "pid"), &pid))
-    pid = 0;
-  /* crun's exec sends pid 0, an empty bundle and no annotations: the id alone names the container then. */
-  if (!sbx_container_id_ok (id))
-    {
-      sbx_fail (err, EINVAL, "listener connection without a usable container id and pid (%.1500s); notify fd dropped",
-                text);
-      goto out;
-    }
-  if (meta == NULL || strcmp (meta, SBX_LISTENER_METADATA) != 0)
-    sbx_log (SBX_WARN, "watcher: container %s: listener metadata '%s' is not sbx's; watching it anyway", id,
-             meta ? meta : "");
-  st = pid > 0 ? starttime_of ((pid_t) pid) : 0;
-  c = sbx_w_find (w, id);
-  if (c && pid > 0 && !(c->pid == pid && c->starttime == st))
+  if (st.meta == NULL || strcmp (st.meta, SBX_LISTENER_METADATA) != 0)
+    sbx_log (SBX_WARN, "watcher: container %s: listener metadata is not sbx's; watching it anyway", st.id);
+  c = sbx_w_find (w, st.id);
+  if (c && st.pid > 0 && !(c->pid == st.pid && c->starttime == sbx_w_starttime ((pid_t) st.pid)))
     {
       /* Same id, another init: the old container was deleted without telling us.  Start afresh. */
       sbx_w_bpf_unregister (w, c);
       free_container (w, c);
       c = NULL;
     }
-  if (c == NULL)
+  if (c == NULL && (c = add (w, &st, err)) == NULL)
     {
-      c = new_container (w, id);
-      if (c == NULL)
-        {
-          sbx_fail (err, ENOMEM, "register container %s", id);
-          goto out;
-        }
-      c->pid = (pid_t) pid;
-      c->starttime = st;
-      c->registered = time (NULL);
-      c->pidfd = pid > 0 ? (int) syscall (SYS_pidfd_open, (pid_t) pid, 0) : -1;
-      copy (c->bundle, sizeof c->bundle, json_str (json_find (state, "bundle")));
-      copy (c->engine, sizeof c->engine, ann (annotations, SBX_ANN_ENGINE) ?: "unknown");
-      copy (c->policy, sizeof c->policy, ann (annotations, SBX_ANN_POLICY) ?: SBX_POLICY_VERSION);
-      ov = ann (annotations, SBX_ANN_ON_VIOLATION);
-      copy (c->on_violation, sizeof c->on_violation,
-            ov && (strcmp (ov, "freeze") == 0 || strcmp (ov, "kill") == 0) ? ov : "log");
-      copy (c->runtime_log, sizeof c->runtime_log, ann (annotations, SBX_ANN_RUNTIME_LOG));
-      c->log_json = ann (annotations, SBX_ANN_RUNTIME_LOG_FORMAT)
-                    && strcmp (ann (annotations, SBX_ANN_RUNTIME_LOG_FORMAT), "json") == 0;
-      copy (c->cd_address, sizeof c->cd_address, ann (annotations, SBX_ANN_CONTAINERD_ADDRESS));
-      copy (c->cd_namespace, sizeof c->cd_namespace, ann (annotations, SBX_ANN_CONTAINERD_NAMESPACE));
-      if (pid > 0)
-        sbx_w_bpf_register (w, c);
-      sbx_log (SBX_INFO, "watcher: container %s registered (engine %s, pid %lld, bundle %s, on-violation %s)", id,
-               c->engine, pid, c->bundle, c->on_violation);
+      json_free (st.root);
+      return -1;
     }
   copy (c->monitor, sizeof c->monitor, "notify");
   attach_notify (w, c, notify_fd);
   sbx_w_save (w, c);
-  rc = 0;
-out:
-  json_free (root);
-  return rc;
+  json_free (st.root);
+  return 0;
 }
 
 int
@@ -360,7 +395,7 @@ load_one (struct sbx_watcher *w, const char *path)
 #define S(field, key) copy (c->field, sizeof c->field, json_str (json_find (o, key)))
   S (engine, "engine"), S (bundle, "bundle"), S (policy, "policy"), S (on_violation, "on_violation");
   S (monitor, "monitor"), S (runtime_log, "runtime_log"), S (cd_address, "containerd_address");
-  S (cd_namespace, "containerd_namespace");
+  S (cd_namespace, "containerd_namespace"), S (cgroup, "cgroup"), S (freezer, "freezer");
 #undef S
   c->log_json = json_is_true (json_find (o, "runtime_log_json"));
   if (json_num_int (json_find (o, "pid"), &n))
@@ -369,6 +404,8 @@ load_one (struct sbx_watcher *w, const char *path)
     c->starttime = (unsigned long long) n;
   if (json_num_int (json_find (o, "cgroup_id"), &n))
     c->cgroup_id = (uint64_t) n;
+  if (json_num_int (json_find (o, "cgroup_ino"), &n))
+    c->cg_ino = (uint64_t) n;
   if (json_num_int (json_find (o, "pidns_ino"), &n))
     c->pidns_ino = (uint32_t) n;
   if (json_num_int (json_find (o, "slot"), &n) && sbx_w_find_slot (w, (uint32_t) n) == NULL)
@@ -379,8 +416,7 @@ load_one (struct sbx_watcher *w, const char *path)
     c->count = (uint64_t) n; /* newer than the record's */
   if (json_num_int (json_find (o, "registered"), &n))
     c->registered = (time_t) n;
-  if (sbx_w_alive (c))
-    c->pidfd = (int) syscall (SYS_pidfd_open, c->pid, 0);
+  sbx_w_rebind (c);
   json_free (o);
   return 0;
 }
@@ -440,7 +476,8 @@ sbx_w_load (struct sbx_watcher *w, sbx_err *err)
     {
       if (!sbx_w_alive (c))
         continue;
-      sbx_w_bpf_register (w, c);
+      if (c->pidfd >= 0)
+        sbx_w_bpf_register (w, c);
       if (c->nnotify == 0 && strcmp (c->monitor, "notify") == 0)
         {
           /* The previous watcher died with this container's listener: the kernel now answers ENOSYS to its

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <libcgroup.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,105 +39,33 @@ sbx_w_event_json (const struct sbx_wcontainer *c, const char *container, const s
                   uint64_t count, char **out, size_t *len, sbx_err *err)
 {
   json_t *o = json_new_obj ();
-  char ts[64];
+  struct sbx_wclean *k = malloc (sizeof *k);
+  char ts[64], id[300];
   int rc = -1;
 
+  if (o == NULL || k == NULL)
+    {
+      free (k), json_free (o);
+      return sbx_fail (err, ENOMEM, "event");
+    }
+  /* Every string through the one encoder: the journal, containerd and the runtime log get the same text. */
   fmt_time (&ev->time, ts, sizeof ts);
-  if (o == NULL)
-    return sbx_fail (err, ENOMEM, "event");
-  if (json_set (o, "time", json_new_str (ts), err) == 0 && json_set (o, "type", json_new_str (ev->type), err) == 0
-      && json_set (o, "container", container ? json_new_str (container) : json_new_null (), err) == 0
-      && put (o, "engine", c ? c->engine : NULL, err) == 0 && put (o, "hook", ev->hook, err) == 0
-      && put (o, "syscall", ev->syscall, err) == 0
-      && json_set (o, "module", ev->module[0] ? json_new_str (ev->module) : json_new_null (), err) == 0
-      && put (o, "params", ev->params, err) == 0 && put (o, "file", ev->file, err) == 0
-      && (ev->pid <= 0 || json_set (o, "pid", json_new_int (ev->pid), err) == 0) && put (o, "comm", ev->comm, err) == 0
-      && put (o, "action", ev->action, err) == 0 && put (o, "outcome", ev->outcome, err) == 0
-      && json_set (o, "count", json_new_int ((long long) count), err) == 0)
+  sbx_w_event_clean (c, ev, k);
+  sbx_w_clean (container, container ? strlen (container) : 0, id, sizeof id);
+  if (json_set (o, "time", json_new_str (ts), err) == 0 && json_set (o, "type", json_new_str (k->type), err) == 0
+      && json_set (o, "container", container ? json_new_str (id) : json_new_null (), err) == 0
+      && put (o, "engine", k->engine, err) == 0 && put (o, "hook", k->hook, err) == 0
+      && put (o, "syscall", k->syscall, err) == 0
+      && json_set (o, "module", k->module[0] ? json_new_str (k->module) : json_new_null (), err) == 0
+      && put (o, "params", k->params, err) == 0 && put (o, "file", k->file, err) == 0
+      && (ev->pid <= 0 || json_set (o, "pid", json_new_int (ev->pid), err) == 0) && put (o, "comm", k->comm, err) == 0
+      && put (o, "action", k->action, err) == 0 && put (o, "outcome", k->outcome, err) == 0
+      && json_set (o, "count", json_new_int ((long long) count), err) == 0
+      && (ev->dropped == 0 || json_set (o, "dropped", json_new_int ((long long) ev->dropped), err) == 0))
     rc = json_serialize (o, out, len, err);
   json_free (o);
+  free (k);
   return rc;
-}
-
-/* The container's cgroup of CONTROLLER (v1) from /proc/PID/cgroup; "" for the unified hierarchy. */
-static bool
-cgroup_of (pid_t pid, const char *controller, char *out, size_t size)
-{
-  char path[64], line[4096];
-  FILE *f;
-  bool found = false;
-
-  snprintf (path, sizeof path, "/proc/%d/cgroup", (int) pid);
-  f = fopen (path, "re");
-  if (f == NULL)
-    return false;
-  while (!found && fgets (line, sizeof line, f))
-    {
-      char *ctl = strchr (line, ':'), *cg;
-      if (ctl == NULL || (cg = strchr (++ctl, ':')) == NULL)
-        continue;
-      *cg++ = '\0';
-      cg[strcspn (cg, "\n")] = '\0';
-      if (controller ? strcmp (ctl, controller) == 0 : *ctl == '\0')
-        {
-          snprintf (out, size, "%s", cg);
-          found = true;
-        }
-    }
-  fclose (f);
-  return found;
-}
-
-static int
-write_file (const char *path, const char *val)
-{
-  cleanup_close int fd = open (path, O_WRONLY | O_CLOEXEC);
-  return fd < 0 || write (fd, val, strlen (val)) < 0 ? -1 : 0;
-}
-
-/* Freeze the cgroup the engine's pause uses: the v1 freezer when the host has one (hybrid/legacy), else cgroup v2's
-   cgroup.freeze; through libcgroup, with a direct write when libcgroup cannot map the hierarchy. */
-static int
-freeze (struct sbx_wcontainer *c, char *why, size_t size)
-{
-  static int init_rc = -1;
-  char cg[PATH_MAX], path[PATH_MAX + 64];
-
-  if (init_rc != 0)
-    init_rc = cgroup_init ();
-  if (cgroup_of (c->pid, "freezer", cg, sizeof cg))
-    {
-      if (init_rc == 0)
-        {
-          struct cgroup *g = cgroup_new_cgroup (cg);
-          struct cgroup_controller *ctl = g ? cgroup_add_controller (g, "freezer") : NULL;
-          int rc = ctl ? cgroup_add_value_string (ctl, "freezer.state", "FROZEN") : -1;
-          if (rc == 0)
-            rc = cgroup_modify_cgroup (g);
-          if (g)
-            cgroup_free (&g);
-          if (rc == 0)
-            return 0;
-          snprintf (why, size, "libcgroup: %s", cgroup_strerror (rc));
-        }
-      snprintf (path, sizeof path, "/sys/fs/cgroup/freezer%s/freezer.state", cg);
-      if (write_file (path, "FROZEN") == 0)
-        return 0;
-      snprintf (why, size, "%s: %s", path, strerror (errno));
-      return -1;
-    }
-  if (cgroup_of (c->pid, NULL, cg, sizeof cg))
-    {
-      snprintf (path, sizeof path, "/sys/fs/cgroup%s/cgroup.freeze", cg);
-      if (access ("/sys/fs/cgroup/unified", F_OK) == 0)
-        snprintf (path, sizeof path, "/sys/fs/cgroup/unified%s/cgroup.freeze", cg);
-      if (write_file (path, "1") == 0)
-        return 0;
-      snprintf (why, size, "%s: %s", path, strerror (errno));
-      return -1;
-    }
-  snprintf (why, size, "no cgroup found for pid %d", (int) c->pid);
-  return -1;
 }
 
 int
@@ -149,18 +76,15 @@ sbx_w_action (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
 
   if (strcmp (c->on_violation, "kill") == 0)
     {
-      int rc = c->pidfd >= 0 ? (int) syscall (SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0)
-                             : (sbx_w_alive (c) ? kill (c->pid, SIGKILL) : (errno = ESRCH, -1));
-      if (rc == 0)
+      if (sbx_w_kill_init (c, why, sizeof why) == 0)
         {
           snprintf (ev->outcome, sizeof ev->outcome, "refused; container killed (SIGKILL to init %d)", (int) c->pid);
           return 0;
         }
-      snprintf (why, sizeof why, "%s", strerror (errno));
     }
   else if (strcmp (c->on_violation, "freeze") == 0)
     {
-      if (freeze (c, why, sizeof why) == 0)
+      if (sbx_w_freeze (c, why, sizeof why) == 0)
         {
           snprintf (ev->outcome + n, sizeof ev->outcome - n, "%scontainer frozen", n ? "; " : "");
           return 0;
@@ -264,27 +188,147 @@ sbx_w_reap_children (struct sbx_watcher *w)
 }
 
 /* A container making module syscalls in a loop must not turn the journal, the engine's log and containerd's bus
-   into its megaphone: beyond journal.rate_per_s (burst journal.burst) attempts are only counted. */
-static bool
-within_rate (struct sbx_watcher *w, struct sbx_wcontainer *c, const struct timespec *now)
+   into its megaphone, nor push other containers' history out of the journal.  Each container has token buckets in
+   events (journal.rate_per_s, journal.burst) and in bytes (journal.bytes_per_s, journal.burst_bytes), and may hold
+   at most journal.container_share_percent of what the journal keeps (max_bytes times keep + 1): beyond any of
+   them, attempts are still counted exactly, and their reports dropped and summed up in a "dropped" record. */
+static void
+refill (struct sbx_watcher *w, struct sbx_wcontainer *c, const struct timespec *now)
 {
   double dt;
 
-  if (w->rate_per_s <= 0)
-    return true;
   if (c->refilled.tv_sec == 0)
-    c->tokens = w->burst;
+    {
+      c->tokens = w->burst;
+      c->btokens = w->burst_bytes;
+    }
   else
     {
       dt = (now->tv_sec - c->refilled.tv_sec) + (now->tv_nsec - c->refilled.tv_nsec) / 1e9;
       if (dt > 0)
-        c->tokens = c->tokens + dt * w->rate_per_s > w->burst ? w->burst : c->tokens + dt * w->rate_per_s;
+        {
+          c->tokens = c->tokens + dt * w->rate_per_s > w->burst ? w->burst : c->tokens + dt * w->rate_per_s;
+          c->btokens = c->btokens + dt * w->bytes_per_s > w->burst_bytes ? w->burst_bytes
+                                                                          : c->btokens + dt * w->bytes_per_s;
+        }
     }
   c->refilled = *now;
-  if (c->tokens < 1)
-    return false;
+}
+
+static int
+kept_files (const struct sbx_watcher *w)
+{
+  return w->journal_keep < 0 ? 1 : (w->journal_keep >= SBX_W_GENS ? SBX_W_GENS : w->journal_keep + 1);
+}
+
+/* Bytes of C in the journal files still kept (generations are numbered from 1, 0 is an unused slot). */
+static uint64_t
+share_used (const struct sbx_watcher *w, const struct sbx_wcontainer *c)
+{
+  uint64_t sum = 0, cur = w->journal_gen + 1;
+
+  for (int i = 0; i < SBX_W_GENS; i++)
+    if (c->gen[i] && c->gen[i] <= cur && c->gen[i] + (uint64_t) kept_files (w) > cur)
+      sum += c->gen_bytes[i];
+  return sum;
+}
+
+static void
+charge (struct sbx_watcher *w, struct sbx_wcontainer *c, size_t bytes)
+{
+  uint64_t cur = w->journal_gen + 1;
+  int slot = (int) (cur % SBX_W_GENS);
+
+  if (c->gen[slot] != cur)
+    c->gen[slot] = cur, c->gen_bytes[slot] = 0;
+  c->gen_bytes[slot] += bytes;
+}
+
+/* NULL when C may report an event of LEN bytes now (and it is charged), else which budget is spent. */
+static const char *
+over_budget (struct sbx_watcher *w, struct sbx_wcontainer *c, size_t len, const struct timespec *now)
+{
+  double share = (double) w->journal_max * kept_files (w) * (double) w->share_pct / 100.0;
+
+  refill (w, c, now);
+  if (w->rate_per_s > 0 && c->tokens < 1)
+    return w->dropped_rate++, "journal.rate_per_s";
+  if (w->bytes_per_s > 0 && c->btokens < (double) len)
+    return w->dropped_bytes++, "journal.bytes_per_s";
+  if (w->journal_max > 0 && w->share_pct > 0 && (double) (share_used (w, c) + len) > share)
+    return w->dropped_share++, "journal.container_share_percent";
   c->tokens -= 1;
-  return true;
+  c->btokens -= (double) len;
+  return NULL;
+}
+
+/* Say how many went unreported, in every channel an event goes to. */
+static void
+report_dropped (struct sbx_watcher *w, struct sbx_wcontainer *c, const struct timespec *now)
+{
+  struct sbx_wevent sum = { .type = "dropped", .hook = "watcher", .action = c->on_violation, .time = *now,
+                            .dropped = c->suppressed };
+
+  snprintf (sum.outcome, sizeof sum.outcome, "dropped %llu events from container %s: attempts counted, not "
+            "reported one by one (over its budget: %s)", (unsigned long long) c->suppressed, c->id, c->why_dropped);
+  c->suppressed = 0;
+  c->summarized = now->tv_sec;
+  sbx_w_report (w, c, &sum);
+}
+
+void
+sbx_w_flush_drops (struct sbx_watcher *w)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  for (struct sbx_wcontainer *c = w->containers; c; c = c->next)
+    /* Once a flood pauses (2 s without a drop), or every 10 s while it goes on. */
+    if (c->suppressed > 0 && (now.tv_sec - c->last_drop >= 2 || now.tv_sec - c->summarized >= 10))
+      report_dropped (w, c, &now);
+}
+
+/* Cut S to at most MAX bytes without splitting a UTF-8 character. */
+static void
+utf8_cut (char *s, size_t max)
+{
+  size_t n = strlen (s);
+
+  if (n <= max)
+    return;
+  while (max > 0 && ((unsigned char) s[max] & 0xc0) == 0x80)
+    max--;
+  s[max] = '\0';
+}
+
+void
+sbx_w_log_message (const struct sbx_wcontainer *c, const struct sbx_wevent *ev, char *msg, size_t size)
+{
+  struct sbx_wclean *k = malloc (sizeof *k);
+
+  msg[0] = '\0';
+  if (k == NULL)
+    return;
+  sbx_w_event_clean (c, ev, k);
+  if (strcmp (ev->type, "violation") == 0)
+    snprintf (msg, size, "sbx: module load refused in container %s: %s%s%s%s%s by pid %d (%s): %s", c->id,
+              k->syscall[0] ? k->syscall : k->hook, k->module[0] ? " module " : "", k->module,
+              k->file[0] ? " file " : "", k->file, (int) ev->pid, k->comm, k->outcome);
+  else
+    snprintf (msg, size, "sbx: container %s: %s", c->id, k->outcome);
+  /* The log line escapes quotes and backslashes (at most twice as long) into 4 KiB: never cut inside a character. */
+  utf8_cut (msg, size - 1 < 1900 ? size - 1 : 1900);
+  free (k);
+}
+
+static void
+runtime_log (struct sbx_wcontainer *c, const struct sbx_wevent *ev)
+{
+  char msg[8192];
+
+  sbx_w_log_message (c, ev, msg, sizeof msg);
+  if (sbx_log_append (c->runtime_log, c->log_json, SBX_WARN, msg) < 0)
+    sbx_log (SBX_DEBUG, "watcher: cannot append to %s: %s", c->runtime_log, strerror (errno));
 }
 
 void
@@ -294,6 +338,8 @@ sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
   size_t len;
   sbx_err err = { 0 };
   bool violation = strcmp (ev->type, "violation") == 0;
+  const char *spent;
+  int rc;
 
   if (violation && c)
     {
@@ -302,47 +348,37 @@ sbx_w_report (struct sbx_watcher *w, struct sbx_wcontainer *c, struct sbx_wevent
     }
   if (violation)
     w->events_total++;
-  if (violation && c && !within_rate (w, c, &ev->time))
-    {
-      c->suppressed++;
-      w->suppressed_total++;
-      return;
-    }
-  if (violation && c && c->suppressed > 0)
-    {
-      /* Say how many went unreported before this one, in every channel this one goes to. */
-      struct sbx_wevent sum = { .type = "suppressed", .hook = ev->hook, .action = ev->action, .time = ev->time };
-      snprintf (sum.outcome, sizeof sum.outcome, "%llu refused attempts counted but not reported one by one "
-                "(more than %g per second)", (unsigned long long) c->suppressed, w->rate_per_s);
-      c->suppressed = 0;
-      sbx_w_report (w, c, &sum);
-    }
   if (sbx_w_event_json (c, c ? c->id : NULL, ev, c ? c->count : 0, &line, &len, &err) < 0)
     {
       w->journal_lost++;
       sbx_log (SBX_WARN, "watcher: event lost: %s", err.msg);
       return;
     }
-  if (sbx_journal_append (w->journal, w->journal_max, w->journal_keep, line, len, &err) < 0)
+  if (violation && c && (spent = over_budget (w, c, len + 1, &ev->time)) != NULL)
+    {
+      c->suppressed++;
+      c->dropped++;
+      c->last_drop = ev->time.tv_sec;
+      w->suppressed_total++;
+      snprintf (c->why_dropped, sizeof c->why_dropped, "%s", spent);
+      return;
+    }
+  if (violation && c && c->suppressed > 0)
+    report_dropped (w, c, &ev->time);
+  if ((rc = sbx_journal_append (w->journal, w->journal_max, w->journal_keep, line, len, &err)) < 0)
     {
       w->journal_lost++;
       sbx_log (SBX_WARN, "watcher: journal: %s", err.msg);
     }
   else
-    w->journal_written++;
-
-  if (c && c->runtime_log[0])
     {
-      char msg[8192];
-      if (violation)
-        snprintf (msg, sizeof msg, "sbx: module load refused in container %s: %s%s%s%s%s by pid %d (%s): %s", c->id,
-                  ev->syscall ? ev->syscall : ev->hook, ev->module[0] ? " module " : "", ev->module,
-                  ev->file[0] ? " file " : "", ev->file, (int) ev->pid, ev->comm, ev->outcome);
-      else
-        snprintf (msg, sizeof msg, "sbx: container %s: %s", c->id, ev->outcome);
-      if (sbx_log_append (c->runtime_log, c->log_json, SBX_WARN, msg) < 0)
-        sbx_log (SBX_DEBUG, "watcher: cannot append to %s: %s", c->runtime_log, strerror (errno));
+      w->journal_gen += rc == 1;
+      w->journal_written++;
+      if (c)
+        charge (w, c, len + 1);
     }
+  if (c && c->runtime_log[0])
+    runtime_log (c, ev);
   if (c && c->cd_address[0] && c->cd_namespace[0])
     publish (w, c, line);
   sbx_log (violation ? SBX_DEBUG : SBX_INFO, "watcher: %s", line); /* the journal is the record */

@@ -203,6 +203,23 @@ restarted_call (const struct seccomp_notif *req)
   return false;
 }
 
+/* SIGKILL the task blocked in notification REQ on FD, through a pidfd opened while the notification is pending (so
+   the pidfd is that task's, not a reuse of its pid). */
+static int
+kill_caller (int fd, const struct seccomp_notif *req)
+{
+  int pidfd = (int) syscall (SYS_pidfd_open, (pid_t) req->pid, 0), rc = -1;
+
+  if (pidfd < 0 && errno == EINVAL)
+    pidfd = (int) syscall (SYS_pidfd_open, (pid_t) req->pid, O_EXCL /* PIDFD_THREAD: a thread's id */);
+  if (pidfd < 0)
+    return -1;
+  if (ioctl (fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) == 0)
+    rc = (int) syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  close (pidfd);
+  return rc;
+}
+
 static int
 answer (int fd, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
@@ -269,7 +286,7 @@ sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
     }
   /* What we read belongs to this request only if it is still pending (the pid could have been reused). */
   if (ioctl (fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
-    ev.module[0] = ev.params[0] = ev.file[0] = '\0';
+    ev.module[0] = ev.params[0] = ev.file[0] = ev.comm[0] = '\0';
 
   if (restarted_call (req))
     {
@@ -284,10 +301,10 @@ sbx_w_notify_ready (struct sbx_watcher *w, struct sbx_wcontainer *c, int fd)
   if (strcmp (c->on_violation, "kill") == 0)
     {
       /* The init first (the kernel then kills the whole pid namespace), so no other task of the container is
-         woken by the caller's death; then the caller itself, blocked in this notification so its pid cannot have
-         been reused, in case the init is out of reach. */
+         woken by the caller's death; then the caller itself, through a pidfd checked against the pending
+         notification, in case the init is out of reach. */
       killed = sbx_w_action (w, c, &ev) == 0;
-      if (kill (ev.pid, SIGKILL) == 0 && !killed)
+      if (kill_caller (fd, req) == 0 && !killed)
         {
           killed = true;
           snprintf (ev.outcome, sizeof ev.outcome, "refused; caller killed (SIGKILL to pid %d)", (int) ev.pid);

@@ -64,8 +64,10 @@ cache_dir_at (int dirfd, const char *name, const char *shown, sbx_err *err)
   if (mkdirat (dirfd, name, 0700) < 0 && errno != EEXIST)
     return sbx_fail (err, errno, "create image cache %s", shown);
   fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+    return sbx_fail (err, ELOOP, "image cache %s is a symlink: refused", shown);
   if (fd < 0)
-    return sbx_fail (err, errno, "image cache %s%s", shown, errno == ELOOP ? " is a symlink: refused" : "");
+    return sbx_fail (err, errno, "image cache %s", shown);
   if (fstat (fd, &st) < 0)
     return sbx_fail (err, errno, "image cache %s", shown);
   if (st.st_uid != 0)
@@ -310,7 +312,7 @@ image_key (struct job *j, char *key, size_t size, int *layout, sbx_err *err)
 
   *layout = -1;
   if (!j->is_dir && sbx_unpack_is_layout (&j->u, j->imgfd, &is_layout, err) < 0)
-    return sbx_wrap (err, "neither an OCI image layout nor a tarball");
+    return sbx_wrap (err, "read %s", j->image);
   if (!is_layout)
     {
       if (sha256_fd (j->imgfd, hex, err) < 0)

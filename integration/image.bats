@@ -190,6 +190,13 @@ BASE=(bb:bin/busybox l:bin/sh:busybox l:bin/ls:busybox l:bin/stat:busybox l:bin/
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"deeper than 256 levels"* ]]
 	[ -z "$(ls -A "$RT/cache")" ]
+	# Half unpacked when it fails: all of it goes.
+	mktar "$RT/late.tar" "${BASE[@]}" f:etc/a:1 d:var d:var/lib f:var/lib/x:2 h:zz:no-such-target
+	run "$SBX" run --image "$RT/late.tar" -- true
+	show
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"hard link zz: target no-such-target: No such file or directory"* ]]
+	[ -z "$(ls -A "$RT/cache")" ]
 }
 
 @test "image: a symlink swapped in during the removal of a failed unpack deletes nothing outside" {
@@ -198,21 +205,25 @@ BASE=(bb:bin/busybox l:bin/sh:busybox l:bin/ls:busybox l:bin/stat:busybox l:bin/
 	for i in $(seq 0 $((n - 1))); do
 		for j in $(seq 0 $((f - 1))); do specs+=("f:d$i/f$j:x"); done
 	done
-	# Everything unpacks, then the last entry fails it: the tree is removed while the racer swaps its directories.
-	mktar "$RT/big.tar" "${BASE[@]}" "${specs[@]}" "f:zz/../../x:x"
+	# Everything unpacks, then the last entry (a hard link to nothing) fails it: the tree is removed while the racer
+	# swaps its directories for symlinks to a host directory holding files of the same names.
+	mktar "$RT/big.tar" "${BASE[@]}" "${specs[@]}" "h:zz:no-such-target"
 	python3 - "$RT/cache" "$RT/outside" <<-'EOF' &
 		import glob, os, sys, time
 		cache, victim = sys.argv[1], sys.argv[2]
 		end = time.time() + 60
 		while time.time() < end:
-		    for d in glob.glob(cache + "/.tmp-*/rootfs/d*"):
+		    # Swap only once the unpack is about to fail (its last directory is there): the removal is what is raced.
+		    if not glob.glob(cache + "/.tmp-*/rootfs/d39/f59"):
+		        continue
+		    for d in glob.glob(cache + "/.tmp-*/rootfs/d*[0-9]"):
 		        try:
 		            os.rename(d, d + ".s")
 		        except OSError:
 		            continue
 		        try:
 		            os.symlink(victim, d)
-		            time.sleep(0.0002)
+		            time.sleep(0.001)
 		            os.unlink(d)
 		        except OSError:
 		            pass
@@ -222,7 +233,7 @@ BASE=(bb:bin/busybox l:bin/sh:busybox l:bin/ls:busybox l:bin/stat:busybox l:bin/
 		            pass
 	EOF
 	RACER=$!
-	for i in 1 2 3; do
+	for i in 1 2 3 4 5; do
 		run "$SBX" run --image "$RT/big.tar" -- true
 		[ "$status" -eq 125 ]
 		[ "$(ls "$RT/outside" | wc -l)" = "$f" ]

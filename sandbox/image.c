@@ -3,12 +3,14 @@
    The cache is root's alone (0700 from its top), and what is in it gives no one privileges (unpack.c). */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -385,19 +387,61 @@ fill (struct job *j, const char *key, int layout, sbx_err *err)
   return 0;
 }
 
+/* The scratch entry: made as .new-*, locked, then named .tmp-*, so that every .tmp-* is locked while its sbx
+   lives and a reaper can tell a dead one's by taking its lock. */
 static int
 make_tmp (struct job *j, sbx_err *err)
 {
   unsigned char rnd[8];
+  char hex[17], fresh[32];
 
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return sbx_fail (err, errno, "randomness for a cache directory");
-  snprintf (j->tmpname, sizeof j->tmpname, ".tmp-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-            rnd[4], rnd[5], rnd[6], rnd[7]);
-  if (mkdirat (j->cache, j->tmpname, 0700) < 0
-      || (j->tmp = openat (j->cache, j->tmpname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-    return sbx_fail (err, errno, "create a directory in the image cache");
+  for (int i = 0; i < 8; i++)
+    snprintf (hex + 2 * i, 3, "%02x", rnd[i]);
+  snprintf (fresh, sizeof fresh, ".new-%s", hex);
+  snprintf (j->tmpname, sizeof j->tmpname, ".tmp-%s", hex);
+  if (mkdirat (j->cache, fresh, 0700) < 0
+      || (j->tmp = openat (j->cache, fresh, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0
+      || flock (j->tmp, LOCK_EX | LOCK_NB) < 0 || renameat (j->cache, fresh, j->cache, j->tmpname) < 0)
+    {
+      int e = errno;
+      unlinkat (j->cache, fresh, AT_REMOVEDIR);
+      return sbx_fail (err, e, "create a directory in the image cache");
+    }
   return 0;
+}
+
+/* What a killed sbx left half-unpacked: every .tmp-* whose lock can be taken (its sbx is gone). */
+static void
+reap_stale (int cache)
+{
+  int lfd = openat (cache, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = lfd >= 0 ? fdopendir (lfd) : NULL;
+  struct dirent *e;
+
+  if (d == NULL)
+    {
+      if (lfd >= 0)
+        close (lfd);
+      return;
+    }
+  while ((e = readdir (d)) != NULL)
+    {
+      cleanup_close int fd = -1;
+      sbx_err err;
+
+      if (strncmp (e->d_name, ".tmp-", 5) != 0)
+        continue;
+      fd = openat (cache, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+        continue;
+      if (sbx_tree_remove_at (cache, e->d_name, &err) < 0)
+        sbx_log (SBX_WARN, "image cache: stale %s: %s", e->d_name, err.msg);
+      else
+        sbx_log (SBX_INFO, "image cache: removed %s, left half-unpacked by a killed sbx", e->d_name);
+    }
+  closedir (d);
 }
 
 int
@@ -423,7 +467,10 @@ sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs
       goto out;
     }
   j.is_dir = S_ISDIR (st.st_mode);
-  if ((j.cache = open_cache (cache, err)) < 0 || make_tmp (&j, err) < 0
+  if ((j.cache = open_cache (cache, err)) < 0)
+    goto out;
+  reap_stale (j.cache);
+  if (make_tmp (&j, err) < 0
       || image_key (&j, key, sizeof key, &layout, err) < 0)
     goto out;
   if (cached (j.cache, key))
@@ -443,9 +490,10 @@ out:
   if (j.tmp >= 0)
     {
       sbx_err e2;
-      close (j.tmp);
+      /* Still locked while it goes (after a publish the name is gone already). */
       if (sbx_tree_remove_at (j.cache, j.tmpname, &e2) < 0)
         sbx_log (SBX_WARN, "image cache: %s", e2.msg);
+      close (j.tmp);
     }
   if (j.cache >= 0)
     close (j.cache);

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -440,6 +441,21 @@ test_cache (void)
           count_dir (cache), err.msg);
   tap_ok (lstat (at ("%s/x%s", ""), &st) < 0, "and nothing outside it");
 
+  {
+    /* A .tmp-* of a killed sbx goes; one whose sbx lives (it holds the lock) stays. */
+    int live;
+    mkdir (at ("%s/cache/.tmp-dead%s", ""), 0700);
+    mkdir (at ("%s/cache/.tmp-dead/rootfs%s", ""), 0700);
+    mkdir (at ("%s/cache/.tmp-live%s", ""), 0700);
+    live = open (at ("%s/cache/.tmp-live%s", ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    flock (live, LOCK_EX);
+    free (rootfs);
+    rc = image (at ("%s/good.tar.gz%s", ""), &rootfs, &err);
+    tap_ok (rc == 0 && lstat (at ("%s/cache/.tmp-dead%s", ""), &st) < 0, "what a killed sbx left half-unpacked goes");
+    tap_ok (lstat (at ("%s/cache/.tmp-live%s", ""), &st) == 0, "what a live sbx is unpacking stays");
+    close (live);
+    rmdir (at ("%s/cache/.tmp-live%s", ""));
+  }
   rename (cache, at ("%s/cache-real%s", ""));
   IGNORE (symlink (at ("%s/cache-real%s", ""), cache));
   rc = image (at ("%s/good.tar.gz%s", ""), &rootfs, &err);

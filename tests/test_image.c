@@ -399,6 +399,7 @@ image (const char *path, char **rootfs, sbx_err *err)
 {
   struct sbx_config cfg = { 0 };
   memset (err, 0, sizeof *err);
+  free (*rootfs);
   *rootfs = NULL;
   return sbx_image_rootfs (&cfg, path, rootfs, err);
 }
@@ -435,7 +436,6 @@ test_cache (void)
     tap_ok (stat (su, &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)), "no setuid bit in the cache");
   }
   make_tar (at ("%s/bad.tar%s", ""), bad, 3, false);
-  free (rootfs);
   rc = image (at ("%s/bad.tar%s", ""), &rootfs, &err);
   tap_ok (rc < 0 && count_dir (cache) == 1, "a failed unpack leaves nothing in the cache (%d entries; %s)",
           count_dir (cache), err.msg);
@@ -449,7 +449,6 @@ test_cache (void)
     mkdir (at ("%s/cache/.tmp-live%s", ""), 0700);
     live = open (at ("%s/cache/.tmp-live%s", ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     flock (live, LOCK_EX);
-    free (rootfs);
     rc = image (at ("%s/good.tar.gz%s", ""), &rootfs, &err);
     tap_ok (rc == 0 && lstat (at ("%s/cache/.tmp-dead%s", ""), &st) < 0, "what a killed sbx left half-unpacked goes");
     tap_ok (lstat (at ("%s/cache/.tmp-live%s", ""), &st) == 0, "what a live sbx is unpacking stays");

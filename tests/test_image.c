@@ -435,6 +435,20 @@ test_cache (void)
     snprintf (su, sizeof su, "%s/bin/su", rootfs ? rootfs : "");
     tap_ok (stat (su, &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)), "no setuid bit in the cache");
   }
+  {
+    /* An entry of an older sbx (no format file; tar kept setuid bits) is not used: it is unpacked again. */
+    char planted[4200], format[4200];
+    int fd;
+    snprintf (planted, sizeof planted, "%s/bin/planted", rootfs ? rootfs : "/nonexistent");
+    snprintf (format, sizeof format, "%s/../format", rootfs ? rootfs : "/nonexistent");
+    fd = open (planted, O_CREAT | O_WRONLY | O_CLOEXEC, 04755);
+    IGNORE (fchmod (fd, 04755));
+    close (fd);
+    unlink (format);
+    rc = image (at ("%s/good.tar.gz%s", ""), &rootfs, &err);
+    tap_ok (rc == 0 && lstat (planted, &st) < 0 && stat (format, &st) == 0,
+            "an older sbx's entry is unpacked again (%s)", err.msg);
+  }
   make_tar (at ("%s/bad.tar%s", ""), bad, 3, false);
   rc = image (at ("%s/bad.tar%s", ""), &rootfs, &err);
   tap_ok (rc < 0 && count_dir (cache) == 1, "a failed unpack leaves nothing in the cache (%d entries; %s)",

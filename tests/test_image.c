@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/sha256.h"
@@ -392,6 +393,86 @@ test_bounds (void)
   tap_ok (count_dir (at ("%s/root%s", "")) <= 1, "what a refused deep entry made stays in the tree");
 }
 
+/* A gzip stream of N MiB of zeros at PATH: as a raw stream (FORMAT raw) or as one pax entry "big" holding them. */
+static void
+make_bomb (const char *path, bool raw, int mib)
+{
+  static char zeros[1 << 20];
+  struct archive *a = archive_write_new ();
+  struct archive_entry *e = archive_entry_new ();
+
+  if (raw)
+    archive_write_set_format_raw (a);
+  else
+    archive_write_set_format_pax_restricted (a);
+  archive_write_add_filter_gzip (a);
+  archive_write_open_filename (a, path);
+  archive_entry_set_pathname (e, "big");
+  archive_entry_set_filetype (e, AE_IFREG);
+  archive_entry_set_perm (e, 0644);
+  archive_entry_set_size (e, (la_int64_t) mib << 20);
+  archive_write_header (a, e);
+  for (int i = 0; i < mib; i++)
+    archive_write_data (a, zeros, sizeof zeros);
+  archive_entry_free (e);
+  archive_write_close (a);
+  archive_write_free (a);
+}
+
+static void
+test_bombs (void)
+{
+  struct sbx_unpack u;
+  struct timespec t0, t1;
+  struct stat st;
+  sbx_err err;
+  int rootfd, fd, rc;
+
+  make_bomb (at ("%s/zeros.gz%s", ""), true, 256);
+  stat (at ("%s/zeros.gz%s", ""), &st);
+  sbx_unpack_init (&u);
+  rootfd = fresh ();
+  fd = open (at ("%s/zeros.gz%s", ""), O_RDONLY | O_CLOEXEC);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  memset (&err, 0, sizeof err);
+  rc = sbx_unpack_tar (&u, fd, rootfd, 0, &err);
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  tap_ok (count_dir (at ("%s/root%s", "")) == 0 && t1.tv_sec - t0.tv_sec < 5,
+          "%lld KiB of gzip inflating to 256 MiB of zeros: read up to the end-of-archive blocks only (rc %d, %ld s)",
+          (long long) st.st_size >> 10, rc, (long) (t1.tv_sec - t0.tv_sec));
+  close (fd);
+  close (rootfd);
+
+  {
+    /* A pax header that claims 8 GiB: refused, not allocated. */
+    unsigned char b[512 * 4] = { 0 };
+    ustar_header (b, "PaxHeaders/x", 'x', 077777777777ull);
+    memcpy (b + 512, "9 a=bbbb\n", 9);
+    fd = open (at ("%s/hdr.tar%s", ""), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+    IGNORE (write (fd, b, sizeof b));
+    lseek (fd, 0, SEEK_SET);
+    sbx_unpack_init (&u);
+    rootfd = fresh ();
+    memset (&err, 0, sizeof err);
+    rc = sbx_unpack_tar (&u, fd, rootfd, 0, &err);
+    tap_ok (rc < 0 && count_dir (at ("%s/root%s", "")) == 0, "a pax header claiming 8 GiB is refused: %s", err.msg);
+    close (fd);
+    close (rootfd);
+  }
+
+  make_bomb (at ("%s/big.tar.gz%s", ""), false, 64);
+  sbx_unpack_init (&u);
+  u.lim.file_bytes = 1 << 20;
+  rootfd = fresh ();
+  fd = open (at ("%s/big.tar.gz%s", ""), O_RDONLY | O_CLOEXEC);
+  memset (&err, 0, sizeof err);
+  rc = sbx_unpack_tar (&u, fd, rootfd, 0, &err);
+  tap_ok (rc < 0 && strstr (err.msg, "67108864 bytes, more than the 1048576") && count_dir (at ("%s/root%s", "")) == 0,
+          "a gzip bomb's one big file is refused before a byte of it is inflated or written: %s", err.msg);
+  close (fd);
+  close (rootfd);
+}
+
 /* ---- the cache, through sbx_image_rootfs ---- */
 
 static int
@@ -635,6 +716,7 @@ main (void)
   test_symlinks ();
   test_whiteouts ();
   test_bounds ();
+  test_bombs ();
   test_cache ();
   test_layout ();
   test_remove_race ();

@@ -660,7 +660,7 @@ test_remove_race (void)
   int survived = 1;
 
   snprintf (root, sizeof root, "%s/root", top);
-  for (int round = 0; round < 8 && survived; round++)
+  for (int round = 0; round < 5 && survived; round++)
     {
       int rootfd = fresh (), topfd = open (top, O_PATH | O_DIRECTORY | O_CLOEXEC);
       pthread_t t;

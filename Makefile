@@ -7,7 +7,7 @@ SANITIZE ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-PKGS := libseccomp libcap mount yajl libcgroup
+PKGS := libseccomp libcap mount yajl libcgroup libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # `make check`, `make demo` and `make deps` install the libraries first; other targets need them present.

@@ -400,55 +400,76 @@ make_mount_point (int rootfd, const struct sbx_mount_opt *m, sbx_err *err)
     }
 }
 
+/* One top-level entry NAME of the source (SRCFD) into the root being built at TARGET.  It is opened once,
+   O_PATH|O_NOFOLLOW, and bound from that fd (/proc/self/fd/N): what is bound is what was looked at, even if the
+   name is swapped for a symlink meanwhile (bubblewrap's way). */
+static int
+bind_entry (int srcfd, const char *name, const char *target, sbx_err *err)
+{
+  cleanup_close int fd = openat (srcfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  char dst[PATH_MAX], self[64];
+  struct stat st;
+
+  if (fd < 0 || fstat (fd, &st) < 0)
+    return 0; /* gone meanwhile */
+  snprintf (dst, sizeof dst, "%s/%s", target, name);
+  snprintf (self, sizeof self, "/proc/self/fd/%d", fd);
+  if (S_ISLNK (st.st_mode))
+    {
+      char link[PATH_MAX];
+      ssize_t n = readlinkat (fd, "", link, sizeof link - 1);
+      if (n < 0)
+        return 0;
+      link[n] = '\0';
+      if (symlink (link, dst) < 0)
+        return sbx_fail (err, errno, "build the sandbox root %s: %s", target, dst);
+    }
+  else if (S_ISDIR (st.st_mode))
+    {
+      if (mkdir (dst, 0755) < 0)
+        return sbx_fail (err, errno, "build the sandbox root %s: %s", target, dst);
+      if (bind_ro (self, dst, true, err) < 0)
+        return sbx_wrap (err, "/%s", name);
+    }
+  else if (S_ISREG (st.st_mode))
+    {
+      int f = open (dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+      if (f < 0)
+        return sbx_fail (err, errno, "build the sandbox root %s: %s", target, dst);
+      close (f);
+      if (bind_ro (self, dst, false, err) < 0)
+        return sbx_wrap (err, "/%s", name);
+    }
+  return 0;
+}
+
 int
 sbx_rootfs_build (const char *source_root, const char *target, const struct sbx_run_opts *o, sbx_err *err)
 {
-  cleanup_close int rootfd = -1;
+  cleanup_close int rootfd = -1, srcfd = -1;
   DIR *d;
   struct dirent *e;
-  char src[PATH_MAX], dst[PATH_MAX], nested[PATH_MAX];
-  struct stat st;
+  char dst[PATH_MAX], nested[PATH_MAX];
+  int lfd;
 
   /* The root itself is a small tmpfs: mount points can be made in it without writing to the source, and the
      runtime remounts it read-only (root.readonly). */
   if (mnt_do ("sbx-root", target, "tmpfs", "mode=0755,size=1m,nr_inodes=4096", 0, err) < 0)
     return -1;
-  if ((d = opendir (source_root)) == NULL)
+  if ((srcfd = open (source_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0
+      || (lfd = openat (srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return sbx_fail (err, errno, "open root %s", source_root);
+  if ((d = fdopendir (lfd)) == NULL)
+    {
+      close (lfd);
+      return sbx_fail (err, errno, "open root %s", source_root);
+    }
   while ((e = readdir (d)) != NULL)
     {
       if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0 || is_fresh (e->d_name))
         continue;
-      snprintf (src, sizeof src, "%s/%s", strcmp (source_root, "/") == 0 ? "" : source_root, e->d_name);
-      snprintf (dst, sizeof dst, "%s/%s", target, e->d_name);
-      if (lstat (src, &st) < 0)
-        continue; /* gone meanwhile */
-      if (S_ISLNK (st.st_mode))
-        {
-          char link[PATH_MAX];
-          ssize_t n = readlink (src, link, sizeof link - 1);
-          if (n < 0)
-            continue;
-          link[n] = '\0';
-          if (symlink (link, dst) < 0)
-            goto fail_errno;
-        }
-      else if (S_ISDIR (st.st_mode))
-        {
-          if (mkdir (dst, 0755) < 0)
-            goto fail_errno;
-          if (bind_ro (src, dst, true, err) < 0)
-            goto fail;
-        }
-      else if (S_ISREG (st.st_mode))
-        {
-          int fd = open (dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-          if (fd < 0)
-            goto fail_errno;
-          close (fd);
-          if (bind_ro (src, dst, false, err) < 0)
-            goto fail;
-        }
+      if (bind_entry (srcfd, e->d_name, target, err) < 0)
+        goto fail;
     }
   closedir (d);
   d = NULL;
@@ -474,6 +495,7 @@ sbx_rootfs_build (const char *source_root, const char *target, const struct sbx_
 
 fail_errno:
   sbx_fail (err, errno, "build the sandbox root %s: %s", target, dst);
+  return -1;
 fail:
   if (d)
     closedir (d);

@@ -13,7 +13,7 @@
 # failed; a patch that does not apply or does not build is not a valid mutation and is reported apart.  Exit
 # status 0 only when every breakage was caught.  The real tree is never modified.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 top=$PWD
 mdir=$top/hack/mutations
 # Not under /tmp: `sbx run` gives its sandboxes a private /tmp, and run.bats runs binaries from the tree.

@@ -7,6 +7,15 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	# crun refuses hybrid cgroup hosts until hugetlb leaves cgroup2.
 	"$REPO/hack/prepare-host.sh" >/dev/null
+	# sbx run keeps its sandboxes under a "sbx" cgroup of each hierarchy: the ones this file makes go with it.
+	export RUN_CG_NEW=$BATS_FILE_TMPDIR/cgroup-parents
+	for h in /sys/fs/cgroup/*/; do [ -d "${h}sbx" ] || echo "${h}sbx"; done >"$RUN_CG_NEW"
+}
+
+teardown_file() {
+	local h
+	# Empty by now unless something of ours leaked (rmdir refuses anything else, and the leak check reports it).
+	while read -r h; do rmdir "$h" 2>/dev/null || true; done <"$RUN_CG_NEW"
 }
 
 setup() {

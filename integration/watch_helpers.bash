@@ -66,16 +66,18 @@ reap_containers() {
 	done
 }
 
-# ct_cgroup_dirs PID: the cgroup directories of PID (v1 hierarchies and cgroup2), deepest paths only.
+# ct_cgroup_dirs PID: the cgroup directories of PID, one per hierarchy (v1 and cgroup2).
 ct_cgroup_dirs() {
-	local line ctrl path mnt
+	local ctrl path mnt
 	while IFS=: read -r _ ctrl path; do
 		[ "$path" != / ] || continue
 		if [ -z "$ctrl" ]; then
 			mnt=/sys/fs/cgroup/unified
 			[ -d "$mnt" ] || mnt=/sys/fs/cgroup
 		else
+			# A hierarchy of several controllers is mounted under its joined name or under each one's.
 			mnt=/sys/fs/cgroup/${ctrl#name=}
+			[ -d "$mnt" ] || mnt=/sys/fs/cgroup/${ctrl%%,*}
 		fi
 		[ -d "$mnt$path" ] && echo "$mnt$path"
 	done <"/proc/$1/cgroup"

@@ -119,6 +119,12 @@ check:
 	$(MAKE) all unit
 	hack/check.sh
 
+# Deliberate breakages (hack/mutations/*.patch), each applied to a scratch copy and run against the tiers it names;
+# fails when one is not caught.  Slow, so not part of `make check`: run it before resolving an issue in a guarded
+# area.  MUTATIONS="name ..." picks some.
+mutate: all unit
+	MUTATIONS="$(MUTATIONS)" hack/mutate.sh
+
 demo:
 	hack/install-deps.sh
 	$(MAKE) all
@@ -140,5 +146,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRCS) shim/*.c shim/*.h common/*.h oci/*.h policy/*.h profiles/*.h tests/*.c
 
-.PHONY: fuzz fuzz-build fuzz-objs all unit check demo bench install deps clean format
+.PHONY: fuzz fuzz-build fuzz-objs mutate all unit check demo bench install deps clean format
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -5,6 +5,9 @@
 # engines are started by the tests, stopped by PID, and their state is removed.  An engine that cannot start on
 # this host makes its tests skip (with the reason and the engine's log tail), never pass.
 
+# Engines are slow to start: a longer bound per test than helpers.bash's default, and its time-bound helpers.
+: "${BATS_TEST_TIMEOUT:=${SBX_TEST_TIMEOUT:-300}}"
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 ENGINES_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The runtime under test; one variable so the harness can be pointed at a stand-in or an installed copy.
 : "${SBX_RUNTIME_BIN:=$ENGINES_REPO/bin/sbx-runtime}"

@@ -26,6 +26,9 @@ setup_file() {
 	EOF
 	export SBX_STATE_DIR="$CD/sbx-state" SBX_CONFIG="$CD/sbx.json"
 	mkdir -p "$SBX_STATE_DIR"
+	# ctr puts containers under /<namespace>/<id> in every hierarchy: the parents go in teardown_file if this
+	# file made them.
+	for h in /sys/fs/cgroup/*/; do [ -d "${h}sbxtest" ] || echo "${h}sbxtest"; done >"$CD/cgroup-parents"
 	containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
 	echo $! >"$CD/containerd.pid"
 	for _ in $(seq 100); do ctr --address "$CD/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
@@ -38,6 +41,8 @@ teardown_file() {
 	pid=$(cat "$CD/containerd.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	umount "$CD"/state/io.containerd.runtime.v2.task/*/*/rootfs 2>/dev/null || true
+	# Empty by now (rmdir refuses anything else).
+	while read -r h; do rmdir "$h" 2>/dev/null || true; done <"$CD/cgroup-parents"
 	rm -rf "$CD"
 }
 

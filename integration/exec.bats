@@ -71,6 +71,23 @@ cap_eff_of_output() { awk '$1=="CapEff:" {print $2}' <<<"$output"; }
 	expect_line "nnp 0"
 }
 
+@test "a plain exec, no flags at all, runs with no_new_privs on both delegates" {
+	for d in $DELEGATES; do
+		local id
+		id=$(start_container "$d")
+		run bounded 30 env SBX_RUNTIME="$d" "$SBX_RT" --root "$T/root" exec "$id" /bin/sh -c 'grep ^NoNewPrivs /proc/self/status; sbx-probe nnp'
+		[ "$status" -eq 0 ] || { show; false; }
+		expect_line "NoNewPrivs:	1"
+		expect_line "nnp 1"
+		if [ "$d" = crun ]; then
+			# Why sbx must say it: crun alone does not carry the container's no_new_privs over to an exec.
+			run bounded 30 crun --root "$T/root" exec "$id" /bin/sh -c 'grep ^NoNewPrivs /proc/self/status'
+			expect_line "NoNewPrivs:	0"
+		fi
+		sbx_rt "$d" delete --force "$id"
+	done
+}
+
 @test "exec passes the command's own flags through untouched" {
 	local id
 	id=$(start_container crun)

@@ -99,3 +99,47 @@ log_has() {
 expect_modules_eperm() {
 	expect_line "finit_module 1 EPERM" && expect_line "init_module 1 EPERM" && expect_line "delete_module 1 EPERM"
 }
+
+# ---- time bounds and host-safe probes (shared by every suite; watch_helpers.bash and engines.bash load this) ----
+
+# Every test has its own time bound: bats kills a test that runs longer (and still runs its teardown), so a
+# fail-closed path that breaks into a hang fails that test instead of stalling the whole run.  A suite may set
+# a larger bound before loading its helpers.
+: "${BATS_TEST_TIMEOUT:=${SBX_TEST_TIMEOUT:-180}}"
+export BATS_TEST_TIMEOUT
+
+# bounded SECONDS CMD ARGS...: run an external command (not a shell function) with stdin from /dev/null and its
+# output through a file, killed (TERM, then KILL 2 s later) after SECONDS.  The file matters as much as the
+# timeout: a container left behind by a broken refusal would hold a pipe open, and `run` would wait on it for
+# ever.  Exits with the command's status, 124 when it timed out (and says so on stderr).
+bounded() {
+	local limit=$1 out rc=0
+	shift
+	out=$(mktemp "${BATS_TEST_TMPDIR:-/tmp}/sbx-bounded.XXXXXX")
+	timeout -k 2 "$limit" "$@" </dev/null >"$out" 2>&1 || rc=$?
+	cat "$out"
+	rm -f "$out"
+	[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "bounded: timed out after ${limit}s: $*" >&2
+	return "$rc"
+}
+
+# probe_path DIR: a path under DIR that no one else uses, for probing whether DIR is writable from a sandbox.
+# If the guarantee under test breaks, the probe lands on the host: probes_cleanup (call it in teardown)
+# removes every path handed out, whatever happened.
+probe_path() {
+	local p
+	p="$1/.sbx-probe-$$-$RANDOM$RANDOM"
+	echo "$p" >>"${BATS_TEST_TMPDIR:-/tmp}/sbx-probes"
+	echo "$p"
+}
+
+probes_cleanup() {
+	local list="${BATS_TEST_TMPDIR:-/tmp}/sbx-probes" p
+	[ -f "$list" ] || return 0
+	while read -r p; do
+		[ -n "$p" ] || continue
+		if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir "$p" 2>/dev/null || rm -rf "$p"; else rm -f "$p"; fi
+		[ ! -e "$p" ] || echo "# could not remove probe $p" >&2
+	done <"$list"
+	rm -f "$list"
+}

@@ -149,7 +149,7 @@ teardown() {
 }
 
 @test "crun cache: a hit skips libseccomp, a corrupt entry is rebuilt, concurrent writers leave one entry" {
-	local i entry size
+	local i entry size pids=()
 	bundle_edit '.process.args = ["/bin/sbx-probe", "finit_module"]'
 	cp "$T/bundle/config.json" "$T/config.orig"
 	# The BPF cache alone first: the memo, which would serve every start after the first, off.
@@ -205,8 +205,10 @@ teardown() {
 		ln -s "$T/bundle/rootfs" "$T/b$i/rootfs"
 		jq --arg r "$T/bundle/rootfs" '.root.path = $r' "$T/b$i/config.json" >"$T/b$i/c" && mv "$T/b$i/c" "$T/b$i/config.json"
 		(SBX_RUNTIME=crun "$SBX_RT" --root "$T/root" create --bundle "$T/b$i" "$(basename "$T")-par$i" >"$T/par$i.log" 2>&1; echo $? >"$T/par$i.rc") &
+		pids+=($!)
 	done
-	wait
+	# The writers by pid: a bare `wait` would also wait for bats' own per-test timeout watchdog.
+	wait "${pids[@]}"
 	for i in 1 2 3 4 5 6 7 8; do
 		[ "$(cat "$T/par$i.rc")" = 0 ] || { cat "$T/par$i.log"; false; }
 		crun --root "$T/root" delete --force "$(basename "$T")-par$i"

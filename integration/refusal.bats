@@ -10,7 +10,10 @@ teardown() { sbx_teardown; }
 refused() {
 	local d=$1 pattern=$2 id
 	id=$(new_id bad-$d)
-	run sbx_rt "$d" --log "$T/log.json" --log-format json create --bundle "$T/bundle" "$id"
+	# Bounded, and not through a pipe: if the refusal broke, the container (or a blocked open of a fifo) must make
+	# this test fail at once rather than hold it until the whole run's timeout.
+	run bounded 20 env SBX_RUNTIME="$d" "$SBX_RT" --root "$T/root" --log "$T/log.json" --log-format json \
+		create --bundle "$T/bundle" "$id"
 	[ "$status" -eq 1 ] || { show; return 1; }
 	grep -qE -- "$pattern" <<<"$output" || { echo "stderr lacks /$pattern/"; show; return 1; }
 	# The engine reads the same message from the runtime log, in runc's JSON format.

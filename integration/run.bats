@@ -7,6 +7,15 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	# crun refuses hybrid cgroup hosts until hugetlb leaves cgroup2.
 	"$REPO/hack/prepare-host.sh" >/dev/null
+	# sbx run keeps its sandboxes under a "sbx" cgroup of each hierarchy: the ones this file makes go with it.
+	export RUN_CG_NEW=$BATS_FILE_TMPDIR/cgroup-parents
+	for h in /sys/fs/cgroup/*/; do [ -d "${h}sbx" ] || echo "${h}sbx"; done >"$RUN_CG_NEW"
+}
+
+teardown_file() {
+	local h
+	# Empty by now unless something of ours leaked (rmdir refuses anything else, and the leak check reports it).
+	while read -r h; do rmdir "$h" 2>/dev/null || true; done <"$RUN_CG_NEW"
 }
 
 setup() {
@@ -30,6 +39,7 @@ setup() {
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	probes_cleanup
 	# Reap whatever a killed sbx of this test left, with sbx itself.
 	"$SBX" run -- true >/dev/null 2>&1 || true
 	rm -rf "$RT"
@@ -83,17 +93,51 @@ sbx_json() {
 
 @test "run: the host's / is read-only, /tmp and /run are private and writable" {
 	echo secret >"/tmp/sbx-run-marker.$$"
-	run "$SBX" run -- sh -c 'touch /etc/x 2>&1; touch /usr/x 2>&1; echo t >/tmp/t && cat /tmp/t; ls -A /tmp | wc -l; ls -A /run | wc -l; touch /run/r && echo run-ok'
+	# Probes with names of their own, removed in teardown: if the guarantee breaks they land on the host.
+	pe=$(probe_path /etc)
+	pu=$(probe_path /usr)
+	run "$SBX" run -- sh -c "touch $pe 2>&1; touch $pu 2>&1; echo t >/tmp/t && cat /tmp/t; ls -A /tmp | wc -l; ls -A /run | wc -l; touch /run/r && echo run-ok"
 	rm -f "/tmp/sbx-run-marker.$$"
 	show
 	[ "$status" -eq 0 ]
-	expect_line "touch: cannot touch '/etc/x': Read-only file system"
-	expect_line "touch: cannot touch '/usr/x': Read-only file system"
+	expect_line "touch: cannot touch '$pe': Read-only file system"
+	expect_line "touch: cannot touch '$pu': Read-only file system"
+	[ ! -e "$pe" ] && [ ! -e "$pu" ]
 	expect_line t
 	expect_line run-ok
 	# Only t in the private /tmp (not the host's marker); nothing of the host's /run.
 	[ "$(sed -n 4p <<<"$output")" = 1 ]
 	[ "$(sed -n 5p <<<"$output")" = 0 ]
+}
+
+@test "run: mounts below the host's / are read-only too (recursive), in a mount namespace of the test's own" {
+	# The scenario runs in a private mount namespace: a tmpfs on a top-level directory with another tmpfs nested
+	# in it, as a host with writable submounts has.  Nothing is mounted in the host's namespace, and whatever
+	# the sandbox manages to write goes with the namespace.
+	top=/mnt
+	[ -d "$top" ] || top=/srv
+	[ -d "$top" ] || skip "no /mnt or /srv to mount on"
+	run timeout -k 5 60 unshare -m --propagation private sh -c '
+		set -e
+		mount -t tmpfs -o size=1m sbx-test-top "$1"
+		mkdir "$1/nested"
+		mount -t tmpfs -o size=1m sbx-test-nested "$1/nested"
+		echo before >"$1/nested/f"
+		"$2" run -- sh -c "grep -c sbx-test- /proc/self/mountinfo; touch $1/top-probe 2>&1; touch $1/nested/probe 2>&1; echo x >>$1/nested/f 2>&1; cat $1/nested/f" || echo "sbx run: $?"
+		ls -A "$1" "$1/nested"
+	' sh "$top" "$SBX"
+	show
+	[ "$status" -eq 0 ]
+	# Both mounts are there in the sandbox, and neither can be written.
+	[ "${lines[0]}" = 2 ]
+	expect_line "touch: cannot touch '$top/top-probe': Read-only file system"
+	expect_line "touch: cannot touch '$top/nested/probe': Read-only file system"
+	grep -q "$top/nested/f: Read-only file system" <<<"$output"
+	expect_line before
+	# Nothing was written: the listing after the run has only what the test made.
+	[ "$(sed -n '/^before$/,$p' <<<"$output" | grep -c probe)" = 0 ]
+	# And nothing of the scenario reached the host's mount table.
+	! grep -q sbx-test- /proc/self/mountinfo
 }
 
 @test "run: setuid binaries of the host give nothing (nosuid, no_new_privs)" {
@@ -275,10 +319,13 @@ sbx_json() {
 	[ "$(cat "$RT/rw/w")" = w ]
 	[ "$(cat "$RT/cwd/here")" = c ]
 	[ ! -e "$RT/ro/x" ]
-	# A new mount point under a read-only host directory cannot be made: said clearly, 125.
-	run "$SBX" run --bind "$RT/rw" /usr/share/sbx-nonexistent -- true
+	# A new mount point under a read-only host directory cannot be made: said clearly, 125.  (A unique name,
+	# removed in teardown: if it could be made, it would be made on the host.)
+	mp=$(probe_path /usr/share)
+	run "$SBX" run --bind "$RT/rw" "$mp" -- true
 	[ "$status" -eq 125 ]
-	[[ "$output" == *"mount point /usr/share/sbx-nonexistent does not exist"* ]]
+	[[ "$output" == *"mount point $mp does not exist"* ]]
+	[ ! -e "$mp" ]
 }
 
 @test "run: --cap-add and --cap-drop (checked with libcap)" {

@@ -109,3 +109,14 @@ teardown() { sbx_teardown; }
 	[ "$(jq -S 'del(.process.noNewPrivileges, .process.capabilities, .linux.seccomp, .annotations, .linux.resources.pids) | .linux.namespaces |= map(select(.type != "cgroup"))' "$T/bundle/config.json")" = "$before" ]
 	grep -q '"big":18446744073709551615' "$T/bundle/config.json"
 }
+
+@test "config.json is replaced, not rewritten in place: a hard link to it keeps the engine's spec" {
+	ln "$T/bundle/config.json" "$T/engine.json"
+	ino=$(stat -c %i "$T/bundle/config.json")
+	run bounded 30 env SBX_RUNTIME=runc "$SBX_RT" --root "$T/root" run --bundle "$T/bundle" "$(new_id replaced)"
+	[ "$status" -eq 0 ] || { show; false; }
+	[ "$(stat -c %i "$T/bundle/config.json")" != "$ino" ]
+	cmp "$T/engine.json" "$T/config.orig"
+	[ "$(jq -r '.annotations["run.sbx.policy"]' "$T/bundle/config.json")" = 1 ]
+	[ -z "$(find "$T/bundle" -maxdepth 1 -name '.config.json.sbx-*')" ]
+}

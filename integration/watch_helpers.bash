@@ -1,5 +1,7 @@
 # watch_helpers.bash - set-up for the watcher suites: private config, socket, journal, state dir and runtime roots;
 # busybox bundles; a watcher started and stopped by PID.
+# helpers.bash first, for the time bounds and probes; what follows overrides its bundle helpers (new_id above all).
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SBX_RT="$REPO/bin/sbx-runtime"
 SBX="$REPO/bin/sbx"
@@ -26,10 +28,11 @@ write_config() {
 }
 
 watch_teardown() {
-	local c d pid
-	for c in "${CONTAINERS[@]}"; do
-		for d in runc crun; do "$d" --root "$W/root/$d" delete --force "$c" >/dev/null 2>&1 || true; done
-	done
+	local pid
+	[ -n "${W:-}" ] || return 0
+	# Every container under this test's roots, whatever recorded (or failed to record) its id: thawed first, as a
+	# frozen task cannot die, then deleted; a cgroup its delegate left behind goes too.
+	reap_containers "$W/root"
 	# A watcher started on demand by sbx-runtime is ours too: its pid is in its answer to ping.
 	pid=$("$SBX" watch --status 2>/dev/null | sed -n 's/^ok pid=\([0-9]*\).*/\1/p')
 	[ -n "$pid" ] && WATCHER_PIDS+=("$pid")
@@ -39,7 +42,57 @@ watch_teardown() {
 		kill -9 "$pid" 2>/dev/null || true
 	done
 	if [ -d "/sys/fs/bpf/sbx-test-${W##*.}" ]; then "$SBX" watch --unpin >/dev/null 2>&1 || true; fi
-	[ -n "${W:-}" ] && rm -rf "$W"
+	rm -rf "$W"
+}
+
+# reap_containers DIR: for each delegate root DIR/* (and DIR itself), thaw, kill and delete every container in
+# it, then remove the cgroups it had if the delegate left them.
+reap_containers() {
+	local root d c pid cg dirs
+	for root in "$1" "$1"/*/; do
+		[ -d "$root" ] || continue
+		for d in runc crun; do
+			for c in $("$d" --root "$root" list -q 2>/dev/null); do
+				pid=$("$d" --root "$root" state "$c" 2>/dev/null | jq -r '.pid // 0')
+				dirs=
+				if [ "${pid:-0}" -gt 0 ] && [ -r "/proc/$pid/cgroup" ]; then
+					dirs=$(ct_cgroup_dirs "$pid")
+					ct_thaw "$pid"
+				fi
+				timeout 20 "$d" --root "$root" delete --force "$c" >/dev/null 2>&1 || true
+				for cg in $dirs; do [ ! -d "$cg" ] || rmdir "$cg" 2>/dev/null || true; done
+			done
+		done
+	done
+}
+
+# ct_cgroup_dirs PID: the cgroup directories of PID, one per hierarchy (v1 and cgroup2).
+ct_cgroup_dirs() {
+	local ctrl path mnt
+	while IFS=: read -r _ ctrl path; do
+		[ "$path" != / ] || continue
+		if [ -z "$ctrl" ]; then
+			mnt=/sys/fs/cgroup/unified
+			[ -d "$mnt" ] || mnt=/sys/fs/cgroup
+		else
+			# A hierarchy of several controllers is mounted under its joined name or under each one's.
+			mnt=/sys/fs/cgroup/${ctrl#name=}
+			[ -d "$mnt" ] || mnt=/sys/fs/cgroup/${ctrl%%,*}
+		fi
+		[ -d "$mnt$path" ] && echo "$mnt$path"
+	done <"/proc/$1/cgroup"
+}
+
+# ct_thaw PID: thaw PID's cgroup, whoever froze it (the engine's pause or the watcher's on-violation=freeze).
+ct_thaw() {
+	local cg
+	cg=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$1/cgroup" 2>/dev/null)
+	[ -n "$cg" ] && [ -w "/sys/fs/cgroup/freezer$cg/freezer.state" ] && echo THAWED >"/sys/fs/cgroup/freezer$cg/freezer.state" 2>/dev/null
+	cg=$(sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null)
+	for f in "/sys/fs/cgroup/unified$cg/cgroup.freeze" "/sys/fs/cgroup$cg/cgroup.freeze"; do
+		[ -n "$cg" ] && [ -w "$f" ] && echo 0 >"$f" 2>/dev/null
+	done
+	return 0
 }
 
 # make_bundle NAME SCRIPT [ANNOTATIONS-JSON]: a busybox bundle at $W/NAME running `sh -c SCRIPT`; the probe is
@@ -60,11 +113,9 @@ make_bundle() {
 
 out() { cat "$W/$1/rootfs/out" 2>/dev/null; }
 
-new_id() {
-	local id="w-$1-$$-$RANDOM"
-	CONTAINERS+=("$id")
-	echo "$id"
-}
+# A container id unique to this test.  Usually called as id=$(new_id ...), a subshell: nothing can be recorded
+# here, and nothing needs to be, since teardown deletes whatever the test's roots hold.
+new_id() { echo "w-$1-$$-$RANDOM"; }
 
 # rt DELEGATE ARGS...: sbx-runtime with a private root per delegate and a JSON runtime log per test.
 rt() {

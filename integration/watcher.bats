@@ -40,13 +40,19 @@ $id delete_module seccomp-notify log refused EPERM xfs" ] || { echo "$d: $output
 @test "two containers' events never mix" {
 	start_watcher
 	for d in $DELEGATES; do
-		make_bundle "a-$d" "/sbx-probe delete_module=aaa delete_module=aaa"
-		make_bundle "b-$d" "/sbx-probe delete_module=bbb"
+		# Both wait until told: both are registered with the watcher before either calls, so the events can only
+		# be told apart by the listener they came through (first the older container's, then the newer's).
+		make_bundle "a-$d" "while [ ! -e /go ]; do sleep 0.05; done; /sbx-probe delete_module=aaa delete_module=aaa"
+		make_bundle "b-$d" "while [ ! -e /go ]; do sleep 0.05; done; /sbx-probe delete_module=bbb"
 		a=$(new_id a-$d)
 		b=$(new_id b-$d)
 		start_ct "$d" "$a" "a-$d"
 		start_ct "$d" "$b" "b-$d"
+		wait_for 10 test -e "$W/state/watcher/containers/$a.json"
+		wait_for 10 test -e "$W/state/watcher/containers/$b.json"
+		touch "$W/a-$d/rootfs/go"
 		wait_for 10 has_violations "$a" 2
+		touch "$W/b-$d/rootfs/go"
 		wait_for 10 has_violations "$b" 1
 		[ "$(violations "$a" | jq -r .module | sort -u)" = aaa ]
 		[ "$(violations "$b" | jq -r .module | sort -u)" = bbb ]

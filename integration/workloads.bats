@@ -3,6 +3,8 @@
 # files, pipes, signals and background jobs, a loopback TCP server and client, and a Debian rootfs running python3
 # and apt-get; an engine profile's own refusal (mkdir) survives sbx.  On runc and on crun.
 
+# The first run builds a Debian rootfs with debootstrap inside a test: a longer bound than helpers.bash's.
+: "${BATS_TEST_TIMEOUT:=900}"
 load helpers
 
 ROOTFS_CACHE=${SBX_ROOTFS_CACHE:-/var/cache/sbx/rootfs-bookworm}

@@ -32,6 +32,72 @@ parse_fails (const char *in, const char *needle)
   return rc < 0 && strstr (err.msg, needle) != NULL;
 }
 
+/* Go's encoding/json (runc) matches a key to a field without regard to case.  Go 1.19 (Debian 12's runc) folds
+   U+017F to s and U+212A (Kelvin) to k besides ASCII case; Go 1.21 and later map every rune through
+   ToUpper(ToLower(r)), which also reads U+0130 and U+0131 as i.  sbx folds the union: every rune any of them
+   reads as an ASCII letter, at the top level and in nested objects. */
+static const struct
+{
+  const char *rune, *name, *key, *variant, *nested_key, *nested_variant;
+} folds[] = {
+  { "\xc5\xbf", "U+017F long s", "process", "proce\xc5\xbf" "s", "syscalls", "\xc5\xbf" "yscalls" },
+  { "\xe2\x84\xaa", "U+212A Kelvin sign", "hooks", "hoo\xe2\x84\xaa" "s", "maskedPaths", "mas\xe2\x84\xaa" "edPaths" },
+  { "\xc4\xb0", "U+0130 capital I with dot", "linux", "l\xc4\xb0" "nux", "noNewPrivileges", "noNewPr\xc4\xb0" "vileges" },
+  { "\xc4\xb1", "U+0131 dotless i", "linux", "l\xc4\xb1" "nux", "capabilities", "capab\xc4\xb1" "lities" },
+};
+
+static void
+fold_tests (void)
+{
+  for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++)
+    {
+      char in[512];
+      json_t *v = NULL, *got = NULL, *inner;
+      sbx_err err = { 0 };
+      char *out = NULL;
+      size_t len;
+
+      snprintf (in, sizeof in, "{\"%s\":{},\"%s\":{}}", folds[i].key, folds[i].variant);
+      tap_ok (parse_fails (in, "collide"), "%s: top-level \"%s\" beside \"%s\" is refused", folds[i].name,
+              folds[i].variant, folds[i].key);
+      snprintf (in, sizeof in, "{\"a\":{\"b\":[{\"%s\":1,\"%s\":2}]}}", folds[i].nested_variant, folds[i].nested_key);
+      tap_ok (parse_fails (in, "collide"), "%s: nested \"%s\" beside \"%s\" is refused", folds[i].name,
+              folds[i].nested_variant, folds[i].nested_key);
+      /* Only the variant present: runc reads it as the field, so sbx must not look past it. */
+      snprintf (in, sizeof in, "{\"%s\":{\"%s\":true}}", folds[i].variant, folds[i].nested_key);
+      if (json_parse (in, strlen (in), "t", &v, &err) == 0)
+        tap_ok (json_get (v, folds[i].key, &got, &err) < 0 && strstr (err.msg, "ambiguous"),
+                "%s: a lone top-level \"%s\" is an ambiguous \"%s\"", folds[i].name, folds[i].variant, folds[i].key);
+      else
+        tap_ok (false, "%s: parse %s: %s", folds[i].name, in, err.msg);
+      json_free (v);
+      snprintf (in, sizeof in, "{\"o\":{\"%s\":false}}", folds[i].nested_variant);
+      v = NULL;
+      if (json_parse (in, strlen (in), "t", &v, &err) == 0 && (inner = json_find (v, "o")) != NULL)
+        {
+          tap_ok (json_get (inner, folds[i].nested_key, &got, &err) < 0 && strstr (err.msg, "ambiguous"),
+                  "%s: a lone nested \"%s\" is an ambiguous \"%s\"", folds[i].name, folds[i].nested_variant,
+                  folds[i].nested_key);
+          /* Setting the field drops the variant, which runc would otherwise read after sbx's value. */
+          json_set (inner, folds[i].nested_key, json_new_bool (true), &err);
+          json_serialize (v, &out, &len, &err);
+          snprintf (in, sizeof in, "{\"o\":{\"%s\":true}}", folds[i].nested_key);
+          tap_is_str (out, in, "%s: setting \"%s\" drops \"%s\"", folds[i].name, folds[i].nested_key,
+                      folds[i].nested_variant);
+          free (out);
+        }
+      else
+        tap_ok (false, "%s: parse %s: %s", folds[i].name, in, err.msg);
+      json_free (v);
+    }
+  /* Runes that no Go version reads as an ASCII letter stay distinct keys: refusing them would refuse specs runc
+     reads without doubt, and folding them would let sbx harden a field runc does not read. */
+  tap_ok (!parse_fails ("{\"l\xc3\xaenux\":{},\"linux\":{}}", "collide")
+              && !parse_fails ("{\"pro\xe2\x84\xab" "ess\":{},\"process\":{}}", "collide")
+              && !parse_fails ("{\"\xe1\xba\x9e" "\":1,\"ss\":2,\"SS\\u00df\":3}", "collide"),
+          "U+00EE, U+212B and U+1E9E are not folded to ASCII");
+}
+
 int
 main (void)
 {
@@ -70,6 +136,7 @@ main (void)
           "keys differing only in case are refused (Go would merge them)");
   tap_ok (parse_fails ("{\"\xc5\xbf" "eccomp\":1,\"seccomp\":2}", "collide"),
           "U+017F long s folds to s as in Go's decoder");
+  fold_tests ();
   tap_ok (parse_fails ("{\"a\":", "invalid JSON"), "truncated JSON is refused");
   tap_ok (parse_fails ("{\"names\":[\"read\\u0000x\"]}", "NUL") && parse_fails ("{\"a\\u0000b\":1}", "NUL"),
           "a \\u0000 escape in a string or a key is refused (it would cut the name short for sbx only)");

@@ -634,6 +634,9 @@ host_audit (const struct host_opts *o, struct host_report *r, sbx_err *err)
       host_check_autoload (&c);
     }
   ret = host_check_allowlist (&c, err);
+  for (size_t i = 0; i < c.nloaded; i++)
+    free (c.loaded[i]);
+  free (c.loaded);
   close (c.rootfd);
   return ret;
 }

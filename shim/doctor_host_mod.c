@@ -437,7 +437,7 @@ host_check_allowlist (struct host_ctx *c, sbx_err *err)
   size_t bad = 0;
 
   if (host == NULL)
-    goto out;
+    return 0;
   if (!json_is (host, JSON_OBJECT))
     return sbx_fail (err, EINVAL, "sbx.json: \"host\" must be an object");
   for (size_t i = 0; i < json_obj_len (host); i++)
@@ -445,7 +445,7 @@ host_check_allowlist (struct host_ctx *c, sbx_err *err)
       return sbx_fail (err, EINVAL, "sbx.json: unknown setting host.%s", json_obj_key (host, i));
   list = json_find (host, "module_allowlist");
   if (list == NULL)
-    goto out;
+    return 0;
   if (!json_is (list, JSON_ARRAY))
     return sbx_fail (err, EINVAL, "sbx.json: host.module_allowlist must be an array of module names");
   for (size_t i = 0; i < json_arr_len (list); i++)
@@ -477,11 +477,5 @@ host_check_allowlist (struct host_ctx *c, sbx_err *err)
     host_add (c, HOST_OK, "allowlist", "every loaded module is allowlisted", NULL, "%zu loaded; "
               "host.module_allowlist has %zu name(s)%s", c->nloaded, json_arr_len (list),
               c->r->modules == HOST_MODULES_NONE ? " (no loadable modules)" : "");
-out:
-  for (size_t i = 0; i < c->nloaded; i++)
-    free (c->loaded[i]);
-  free (c->loaded);
-  c->loaded = NULL;
-  c->nloaded = 0;
   return 0;
 }

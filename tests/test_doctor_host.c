@@ -372,6 +372,7 @@ test_garbage (void)
   mkdir (root, 0755);
   tap_ok (audit (NULL) == 0 && rep.n > 0, "an empty root: the audit runs and says what it could not read");
   struct host_opts o = { .root = "/nonexistent/sbx-root" };
+  host_report_free (&rep);
   tap_ok (host_audit (&o, &rep, &err) < 0 && strstr (err.msg, "--root"), "a missing --root is an error: %s",
           err.msg);
 }

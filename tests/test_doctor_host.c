@@ -428,6 +428,20 @@ test_autoload (void)
   fx_chmod ("tmp/x", 0777);
   audit (NULL);
   is_sev ("autoload.helper", HOST_CRITICAL, "a world-writable helper runs anyone's code as root");
+  fx ("bin/busybox", "\177ELF");
+  fx_chmod ("bin/busybox", 0755);
+  fx_rm ("sbin/modprobe");
+  {
+    char l[PATH_MAX + 32];
+    snprintf (l, sizeof l, "%s/sbin/modprobe", root);
+    tap_ok (symlink ("/bin/busybox", l) == 0, "(fixture: /sbin/modprobe -> /bin/busybox, absolute, inside the root)");
+  }
+  fx ("proc/sys/kernel/modprobe", "/sbin/modprobe\n");
+  audit (NULL);
+  is_sev ("autoload.helper", HOST_OK, "busybox's modprobe link is modprobe (resolved inside the root)");
+  fx ("proc/sys/kernel/modprobe", "/bin/busybox\n");
+  audit (NULL);
+  is_sev ("autoload.helper", HOST_HIGH, "busybox itself, not named modprobe, is not modprobe");
   fx ("proc/sys/kernel/modprobe", "/nonexistent\n");
   audit (NULL);
   tap_ok (sev ("autoload.helper") == HOST_OK && sev ("autoload.sctp") < 0, "a missing helper: autoload cannot run");

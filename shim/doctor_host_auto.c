@@ -259,7 +259,9 @@ check_helper (struct host_ctx *c)
                 "kernel.modprobe: %s -> %s", path, real);
       return false;
     }
-  else if (strcmp (base, "modprobe") != 0 && strcmp (base, "kmod") != 0)
+  /* kmod's modprobe is a link to kmod; busybox systems link it to busybox. */
+  else if (strcmp (base, "modprobe") != 0 && strcmp (base, "kmod") != 0
+           && !(strcmp (base, "busybox") == 0 && strcmp (strrchr (path, '/') + 1, "modprobe") == 0))
     host_add (c, HOST_HIGH, "autoload.helper", "the modprobe helper is not modprobe (rootkits persist this way)",
               "sysctl -w kernel.modprobe=/sbin/modprobe and find out who changed it", "kernel.modprobe: %s -> %s",
               path, real);

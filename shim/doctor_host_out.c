@@ -43,7 +43,7 @@ host_print_text (FILE *out, const struct host_report *r, const char *root, bool 
       const struct host_finding *f = &r->v[i];
       counts[f->sev]++;
       fprintf (out, "%-8s  %-32s %s\n", host_sev_name (f->sev), f->id, f->title);
-      if (verbose || f->sev >= HOST_LOW)
+      if (verbose || f->sev >= HOST_INFO)
         fprintf (out, "%-8s  %-32s   evidence: %s\n", "", "", f->evidence);
       if (f->fix[0] && f->sev >= HOST_LOW)
         fprintf (out, "%-8s  %-32s   fix: %s\n", "", "", f->fix);

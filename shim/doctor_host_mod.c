@@ -13,6 +13,10 @@
 
 #include "../common/util.h"
 #include "../oci/json.h"
+#if __has_include("../bpf/sbx_bpf.h")
+#include "../bpf/sbx_bpf.h"
+#define HAVE_BPF 1
+#endif
 
 #define MAX_MODULES 16384
 #define MODNAME_MAX 56 /* the kernel's MODULE_NAME_LEN */
@@ -372,6 +376,53 @@ crossview (struct host_ctx *c, const struct names *a, const char *an, const stru
     }
 }
 
+/* The fourth view: the kernel's own kallsyms walk through a BPF iterator (kernel 6.0+), which no hook on the
+   /proc files can filter.  Only on the real host: a fixture tree says nothing about the running kernel. */
+static void
+bpf_view (struct host_ctx *c, const struct names *proc, size_t *found)
+{
+  struct names it = { 0 };
+  char *txt = NULL;
+  size_t len = 0;
+  sbx_err err = { 0 };
+  int ok = -1;
+
+  if (!c->o->probe_bpf)
+    return;
+#ifdef HAVE_BPF
+  ok = sbx_bpf_ksym_modules (64u << 20, &txt, &len, &err);
+#else
+  snprintf (err.msg, sizeof err.msg, "BPF is not built into this sbx");
+#endif
+  if (ok < 0)
+    {
+      host_add (c, HOST_INFO, "hidden.bpf_iter", "the BPF ksym iterator is not one of the views", "",
+                "iter/ksym: %s", err.msg);
+      return;
+    }
+  for (char *p = txt, *nl; p && p < txt + len; p = nl ? nl + 1 : NULL)
+    {
+      nl = strchr (p, '\n');
+      if (nl)
+        *nl = '\0';
+      if (*p && strcmp (p, "bpf") != 0 && strncmp (p, "__builtin__", 11) != 0)
+        {
+          char name[MODNAME_MAX + 1];
+          if (host_modname (p, strlen (p), name, sizeof name))
+            names_add (&it, name, NULL);
+          else
+            it.bad++;
+        }
+    }
+  free (txt);
+  names_sort (&it);
+  crossview (c, &it, "iter/ksym (BPF)", proc, "/proc/modules", "bpf_iter_only", HOST_HIGH, found);
+  crossview (c, proc, "/proc/modules", &it, "iter/ksym (BPF)", "no_bpf_ksym", HOST_LOW, found);
+  host_add (c, HOST_INFO, "hidden.bpf_iter", "the BPF ksym iterator is one of the views", "",
+            "iter/ksym: %zu module(s) with symbols%s", it.n, it.bad ? " (and lines that were no module name)" : "");
+  names_free (&it);
+}
+
 void
 host_check_modules (struct host_ctx *c)
 {
@@ -414,6 +465,8 @@ host_check_modules (struct host_ctx *c)
       /* A module may have no symbol in kallsyms at all, so the other direction weighs less. */
       crossview (c, &proc, "/proc/modules", &ksym, "/proc/kallsyms", "no_kallsyms", HOST_LOW, &found);
     }
+  if (haveproc)
+    bpf_view (c, &proc, &found);
   host_add (c, HOST_INFO, "hidden.kallsyms", haveksym ? "kallsyms is one of the views" : "kallsyms is not one of "
             "the views", haveksym ? "" : "run as root", "/proc/kallsyms: %s%s; kernel.kptr_restrict: %s",
             !haveksym ? "unreadable" : ktrunc ? "over 256 MiB, read in part" : "read",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "../bpf/sbx_bpf.h"
 #include "../shim/doctor_host.h"
 #include "tap.h"
 
@@ -553,6 +554,34 @@ test_command (const char *tmp)
   tap_ok (run_main (b, "--baseline", cmd, NULL) == 2, "a malformed baseline is an error, not an empty one");
 }
 
+/* The BPF view on the running kernel: iter/ksym loads (kernel 6.0+, root) and, on a kernel without loadable
+   modules, names no module but the kernel's own pseudo-modules (bpf, __builtin__*). */
+static void
+test_bpf_iter (void)
+{
+  cleanup_free char *txt = NULL;
+  size_t len, real = 0;
+  sbx_err e = { 0 };
+
+  if (sbx_bpf_ksym_modules (1u << 26, &txt, &len, &e) < 0)
+    {
+      tap_skip ("iter/ksym on this kernel", "cannot load here: %s", e.msg);
+      return;
+    }
+  for (char *p = txt, *nl; p && *p; p = nl ? nl + 1 : NULL)
+    {
+      nl = strchr (p, '\n');
+      if (nl)
+        *nl = '\0';
+      if (strcmp (p, "bpf") != 0 && strncmp (p, "__builtin__", 11) != 0)
+        real++;
+    }
+  if (access ("/proc/modules", F_OK) == 0)
+    tap_ok (len > 0, "iter/ksym loads and lists module symbols (%zu bytes)", len);
+  else
+    tap_ok (real == 0, "iter/ksym loads; without CONFIG_MODULES it names no module (%zu bytes)", len);
+}
+
 int
 main (void)
 {
@@ -574,6 +603,7 @@ main (void)
   test_modules_disabled ();
   test_allowlist ();
   test_command (tmp);
+  test_bpf_iter ();
   host_report_free (&rep);
   {
     char cmd[PATH_MAX + 16];

@@ -413,13 +413,12 @@ sysctl_read (struct host_ctx *c, const char *name, char *buf, size_t size)
   return host_read_line (c, path, buf, size);
 }
 
-/* The other switches: each is one-way (1) or restricts an attack surface reachable without privileges. */
+/* One-way switches over what root can do to the running kernel. */
 static void
 check_sysctls (struct host_ctx *c)
 {
   struct host_report *r = c->r;
-  char v[64], w[64];
-  bool mods = r->modules == HOST_MODULES_LOADABLE;
+  char v[64];
 
   if (!sysctl_read (c, "kernel.kexec_load_disabled", v, sizeof v))
     host_add (c, HOST_OK, "sysctl.kexec_load_disabled", "no kexec_load (the kernel has no CONFIG_KEXEC)", NULL,
@@ -444,6 +443,15 @@ check_sysctls (struct host_ctx *c)
     host_add (c, HOST_OK, "sysctl.unprivileged_bpf_disabled", "unprivileged BPF is off", NULL,
               "kernel.unprivileged_bpf_disabled: %s%s", v, strcmp (v, "2") == 0 ? " (root may turn it back on; 1 "
               "is one-way)" : "");
+
+}
+
+/* Switches that narrow what unprivileged users reach in the kernel. */
+static void
+check_user_surface (struct host_ctx *c)
+{
+  char v[64], w[64];
+  bool mods = c->r->modules == HOST_MODULES_LOADABLE;
 
   if (sysctl_read (c, "dev.tty.ldisc_autoload", v, sizeof v) && strcmp (v, "0") != 0 && mods)
     host_add (c, HOST_LOW, "sysctl.ldisc_autoload", "any user can autoload a tty line discipline module (n_hdlc, "
@@ -626,6 +634,7 @@ host_audit (const struct host_opts *o, struct host_report *r, sbx_err *err)
   check_secure_boot (&c);
   check_keys (&c);
   check_sysctls (&c);
+  check_user_surface (&c);
   check_lsm (&c);
   check_taint (&c);
   if (r->modules != HOST_MODULES_NONE)

@@ -318,14 +318,74 @@ aliases_of (const char *alias, const char *name, char *buf, size_t size, const s
   return n;
 }
 
+/* What host_check_autoload has read, for judging one module after another. */
+struct surface
+{
+  struct mconf m;
+  const char *alias, *mods;
+  char ldisc[8];
+  bool helper;
+  char blocked[1024]; /* the modules something stops, and what */
+  size_t bo;
+};
+
+/* One risky module on disk: loaded, stopped, only blacklisted, or open to autoload (returns true). */
+static bool
+judge (struct host_ctx *c, struct surface *s, size_t i)
+{
+  const char *name = risky[i].name, *stop = NULL;
+  char al[512] = "", id[96], pat[72], fix[192];
+  size_t off = 0, nal;
+  bool loaded;
+
+  snprintf (pat, sizeof pat, "\n%s ", name);
+  loaded = s->mods && ((strncmp (s->mods, pat + 1, strlen (pat + 1)) == 0) || strstr (s->mods, pat));
+  nal = s->alias ? aliases_of (s->alias, name, al, sizeof al, &s->m, &off) : 0;
+  snprintf (id, sizeof id, "autoload.%s", name);
+  snprintf (fix, sizeof fix, "echo 'install %s /bin/false' > /etc/modprobe.d/sbx-%s.conf", name, name);
+  if (loaded)
+    {
+      host_add (c, HOST_LOW, id, "risky module loaded", "if nothing uses it: rmmod it, then the same install line",
+                "%s (%s) in /proc/modules; to keep it out: %s", name, risky[i].why, fix);
+      return false;
+    }
+  if (has (s->m.inst, s->m.ni, name))
+    stop = "install false";
+  else if (nal == 0)
+    stop = "no alias";
+  else if (!s->helper)
+    stop = "no helper";
+  else if (off == nal)
+    stop = "alias off";
+  else if (strcmp (name, "n_hdlc") == 0 && strcmp (s->ldisc, "0") == 0)
+    stop = "ldisc_autoload=0";
+  if (stop)
+    {
+      if (s->bo < sizeof s->blocked)
+        s->bo += (size_t) snprintf (s->blocked + s->bo, sizeof s->blocked - s->bo, "%s%s (%s)", s->bo ? ", " : "",
+                                    name, stop);
+      return false;
+    }
+  if (has (s->m.black, s->m.nb, name))
+    {
+      host_add (c, HOST_INFO, id, "risky module blacklisted: autoload stops, an explicit modprobe still loads it",
+                fix, "%s (%s): blacklist in modprobe.d; aliases: %s", name, risky[i].why, al);
+      return false;
+    }
+  host_add (c, HOST_MEDIUM, id, "risky module would autoload when a user asks for it", fix,
+            "%s (%s) under /lib/modules/%s, not loaded; aliases: %s%s%s", name, risky[i].why, c->r->release, al,
+            has (s->m.cust, s->m.nc, name) ? "; custom install command in modprobe.d (not judged)" : "",
+            strcmp (name, "n_hdlc") == 0 ? "; dev.tty.ldisc_autoload on" : "");
+  return true;
+}
+
 void
 host_check_autoload (struct host_ctx *c)
 {
-  struct mconf m = { 0 };
+  struct surface s = { .helper = check_helper (c) };
   cleanup_free char *dep = NULL, *alias = NULL, *mods = NULL;
-  char path[PATH_MAX], blocked[1024] = "", ldisc[8] = "";
-  size_t len, bo = 0, open_ = 0;
-  bool helper = check_helper (c);
+  char path[PATH_MAX];
+  size_t len, open_ = 0;
 
   if (c->r->modules != HOST_MODULES_LOADABLE)
     return;
@@ -341,49 +401,14 @@ host_check_autoload (struct host_ctx *c)
     alias = NULL;
   if (host_read (c, "/proc/modules", 8u << 20, &mods, &len) < 0)
     mods = NULL;
-  host_read_line (c, "/proc/sys/dev/tty/ldisc_autoload", ldisc, sizeof ldisc);
-  mconf_load (c, &m);
+  s.alias = alias, s.mods = mods;
+  host_read_line (c, "/proc/sys/dev/tty/ldisc_autoload", s.ldisc, sizeof s.ldisc);
+  mconf_load (c, &s.m);
   for (size_t i = 0; i < SBX_ARRAY_SIZE (risky); i++)
-    {
-      const char *name = risky[i].name;
-      char al[512], id[96], pat[72], fix[192];
-      size_t off, nal;
-      bool loaded;
-
-      if (!dep_has (dep, name))
-        continue;
-      snprintf (pat, sizeof pat, "\n%s ", name);
-      loaded = mods && ((strncmp (mods, pat + 1, strlen (pat + 1)) == 0) || strstr (mods, pat));
-      nal = alias ? aliases_of (alias, name, al, sizeof al, &m, &off) : 0;
-      snprintf (id, sizeof id, "autoload.%s", name);
-      snprintf (fix, sizeof fix, "echo 'install %s /bin/false' > /etc/modprobe.d/sbx-%s.conf", name, name);
-      if (loaded)
-        host_add (c, HOST_LOW, id, "risky module loaded", "if nothing uses it: rmmod it, then the same install line",
-                  "%s (%s) in /proc/modules; to keep it out: %s", name, risky[i].why, fix);
-      else if (has (m.inst, m.ni, name) || nal == 0 || off == nal || !helper
-               || (strcmp (name, "n_hdlc") == 0 && strcmp (ldisc, "0") == 0))
-        {
-          if (bo < sizeof blocked)
-            bo += (size_t) snprintf (blocked + bo, sizeof blocked - bo, "%s%s (%s)", bo ? ", " : "", name,
-                                     has (m.inst, m.ni, name) ? "install false" : nal == 0 ? "no alias"
-                                     : !helper ? "no helper" : off == nal ? "alias off" : "ldisc_autoload=0");
-        }
-      else if (has (m.black, m.nb, name))
-        host_add (c, HOST_INFO, id, "risky module blacklisted: autoload stops, an explicit modprobe still loads it",
-                  fix,
-                  "%s (%s): blacklist in modprobe.d; aliases: %s", name, risky[i].why, al);
-      else
-        {
-          host_add (c, HOST_MEDIUM, id, "risky module would autoload when a user asks for it",
-                    fix, "%s (%s) under /lib/modules/%s, not loaded; aliases: %s%s%s",
-                    name, risky[i].why, c->r->release, al, has (m.cust, m.nc, name) ? "; custom install command "
-                    "in modprobe.d (not judged)" : "", strcmp (name, "n_hdlc") == 0 ? "; dev.tty.ldisc_autoload on"
-                    : "");
-          open_++;
-        }
-    }
+    if (dep_has (dep, risky[i].name) && judge (c, &s, i))
+      open_++;
   host_add (c, open_ ? HOST_INFO : HOST_OK, "autoload.surface", open_ ? "risky modules that would autoload: see "
             "the autoload.* findings" : "no risky module would autoload", NULL,
-            "%zu modprobe.d file(s) read; stopped: %s", m.files, bo ? blocked : "none present or none stopped");
-  mconf_free (&m);
+            "%zu modprobe.d file(s) read; stopped: %s", s.m.files, s.bo ? s.blocked : "none present or none stopped");
+  mconf_free (&s.m);
 }

@@ -153,6 +153,8 @@ host_read_line (struct host_ctx *c, const char *path, char *buf, size_t size)
   cleanup_free char *s = NULL;
   size_t len;
 
+  /* Callers print BUF in evidence whether or not the read worked. */
+  buf[0] = '\0';
   if (host_read (c, path, 64 << 10, &s, &len) < 0)
     return false;
   s[strcspn (s, "\n")] = '\0';
@@ -238,7 +240,7 @@ static void
 check_support (struct host_ctx *c)
 {
   struct host_report *r = c->r;
-  char v[16], md[16];
+  char v[16], md[16] = "";
   bool procmods = host_exists (c, "/proc/modules");
   const char *k = host_kconfig (c, "MODULES", v, sizeof v);
 

@@ -307,7 +307,9 @@ aliases_of (const char *alias, const char *name, char *buf, size_t size, const s
       char mod[64], al[128];
       if (sp == NULL || !host_modname (sp + 1, (size_t) (p + l - sp - 1), mod, sizeof mod) || strcmp (mod, name))
         continue;
+      /* modules.alias is only a file: its bytes reach a terminal and a JSON document, so printable only. */
       snprintf (al, sizeof al, "%.*s", (int) (sp - p - 6), p + 6);
+      host_clean (al, al, sizeof al);
       n++;
       for (size_t i = 0; i < m->no; i++)
         if (strcmp (m->off[i], al) == 0)

@@ -237,6 +237,7 @@ procmods_line (void *ctx, char *line)
   flags = strchr (line, '(');
   snprintf (extra, sizeof extra, "%.*s %.*s", state ? (int) strcspn (state, " ") : 0, state ? state : "",
             flags ? (int) strcspn (flags + 1, ")") : 0, flags ? flags + 1 : "");
+  host_clean (extra, extra, sizeof extra);
   names_add (s, name, extra);
 }
 

@@ -138,7 +138,10 @@ apply_baseline (const char *file, struct host_report *r, struct host_report *res
         {
           struct host_ctx c = { .r = resolved };
           const char *t = json_str (json_find (f, "title"));
-          host_add (&c, (enum host_sev) host_sev_parse (sev), id, t ? t : "", "", "in the baseline, gone now");
+          char cid[128], ct[256];
+          /* The baseline is only a file: what it says reaches a terminal, printable only. */
+          host_add (&c, (enum host_sev) host_sev_parse (sev), host_clean (id, cid, sizeof cid),
+                    host_clean (t ? t : "", ct, sizeof ct), "", "in the baseline, gone now");
         }
     }
   for (size_t i = 0; i < r->n; i++)

@@ -456,6 +456,10 @@ static void
 test_modules_disabled (void)
 {
   base ();
+  fx_rm ("proc/sys/kernel/modules_disabled");
+  audit (NULL);
+  tap_ok (sev ("sysctl.modules_disabled") == HOST_LOW && strstr (evidence ("modules.support"), "unreadable"),
+          "modules_disabled missing: said unreadable (found by fuzz_doctor_host: it printed stack garbage)");
   fx ("proc/sys/kernel/modules_disabled", "1\n");
   audit (NULL);
   is_sev ("modules.disabled", HOST_OK, "modules_disabled=1 is seen");

@@ -171,51 +171,68 @@ usage (void)
   return 2;
 }
 
-int
-host_doctor_main (int argc, char **argv)
+struct args
 {
-  struct host_opts o = { .root = "/", .probe_bpf = true };
-  struct host_report r, resolved = { 0 };
-  struct sbx_config cfg = { 0 };
-  const char *baseline = NULL;
-  bool json = false, verbose = false;
-  int fail_on = DEFAULT_FAIL_ON, ret = 2;
-  sbx_err err = { 0 };
+  struct host_opts o;
+  const char *baseline;
+  bool json, verbose;
+  int fail_on;
+};
 
+/* 0, or the exit status of a usage error. */
+static int
+parse_args (int argc, char **argv, struct args *a)
+{
   for (int i = 1; i < argc; i++)
     {
-      const char *a = argv[i], *v = NULL;
-      if (strcmp (a, "--json") == 0)
-        json = true;
-      else if (strcmp (a, "--verbose") == 0 || strcmp (a, "-v") == 0)
-        verbose = true;
-      else if (strcmp (a, "--no-probe") == 0)
-        o.probe_bpf = false;
-      else if (strncmp (a, "--fail-on=", 10) == 0 || (strcmp (a, "--fail-on") == 0 && (v = argv[++i]) != NULL))
+      const char *s = argv[i], *v = NULL;
+      if (strcmp (s, "--json") == 0)
+        a->json = true;
+      else if (strcmp (s, "--verbose") == 0 || strcmp (s, "-v") == 0)
+        a->verbose = true;
+      else if (strcmp (s, "--no-probe") == 0)
+        a->o.probe_bpf = false;
+      else if (strncmp (s, "--fail-on=", 10) == 0 || (strcmp (s, "--fail-on") == 0 && (v = argv[++i]) != NULL))
         {
-          fail_on = host_sev_parse (v ? v : a + 10);
-          if (fail_on < 0)
+          a->fail_on = host_sev_parse (v ? v : s + 10);
+          if (a->fail_on < 0)
             {
-              fprintf (stderr, "sbx doctor --host: --fail-on: unknown severity '%s'\n", v ? v : a + 10);
+              fprintf (stderr, "sbx doctor --host: --fail-on: unknown severity '%s'\n", v ? v : s + 10);
               return usage ();
             }
         }
-      else if (strcmp (a, "--baseline") == 0 && i + 1 < argc)
-        baseline = argv[++i];
-      else if (strcmp (a, "--root") == 0 && i + 1 < argc)
-        o.root = argv[++i];
+      else if (strcmp (s, "--baseline") == 0 && i + 1 < argc)
+        a->baseline = argv[++i];
+      else if (strcmp (s, "--root") == 0 && i + 1 < argc)
+        a->o.root = argv[++i];
       else
         return usage ();
     }
-  if (strcmp (o.root, "/") != 0)
-    o.probe_bpf = false; /* a fixture tree says nothing about what loads here */
+  /* A fixture tree says nothing about what loads on this kernel. */
+  if (strcmp (a->o.root, "/") != 0)
+    a->o.probe_bpf = false;
+  return 0;
+}
+
+int
+host_doctor_main (int argc, char **argv)
+{
+  struct args a = { .o = { .root = "/", .probe_bpf = true }, .fail_on = DEFAULT_FAIL_ON };
+  struct host_report r = { 0 }, resolved = { 0 };
+  struct sbx_config cfg = { 0 };
+  int ret = parse_args (argc, argv, &a);
+  sbx_err err = { 0 };
+
+  if (ret)
+    return ret;
+  ret = 2;
   if (sbx_config_load (&cfg, &err) < 0)
     {
       fprintf (stderr, "sbx doctor --host: %s\n", err.msg);
       return 2;
     }
-  o.cfg = &cfg;
-  if (host_audit (&o, &r, &err) < 0 || (baseline && apply_baseline (baseline, &r, &resolved, &err) < 0))
+  a.o.cfg = &cfg;
+  if (host_audit (&a.o, &r, &err) < 0 || (a.baseline && apply_baseline (a.baseline, &r, &resolved, &err) < 0))
     {
       fprintf (stderr, "sbx doctor --host: %s\n", err.msg);
       goto out;
@@ -223,13 +240,13 @@ host_doctor_main (int argc, char **argv)
   sort_findings (&r);
   ret = 0;
   for (size_t i = 0; i < r.n; i++)
-    if ((int) r.v[i].sev >= fail_on)
+    if ((int) r.v[i].sev >= a.fail_on)
       ret = 1;
-  if (json)
+  if (a.json)
     {
       cleanup_free char *s = NULL;
       size_t len;
-      if (host_to_json (&r, o.root, baseline ? &resolved : NULL, &s, &len, &err) < 0)
+      if (host_to_json (&r, a.o.root, a.baseline ? &resolved : NULL, &s, &len, &err) < 0)
         {
           fprintf (stderr, "sbx doctor --host: %s\n", err.msg);
           ret = 2;
@@ -240,12 +257,12 @@ host_doctor_main (int argc, char **argv)
     }
   else
     {
-      host_print_text (stdout, &r, o.root, verbose);
+      host_print_text (stdout, &r, a.o.root, a.verbose);
       for (size_t i = 0; i < resolved.n; i++)
         printf ("resolved  %-32s %s (was %s)\n", resolved.v[i].id, resolved.v[i].title,
                 host_sev_name (resolved.v[i].sev));
-      printf ("%s: --fail-on=%s%s\n", ret ? "FAIL" : "ok", host_sev_name ((enum host_sev) fail_on),
-              baseline ? " (changes since the baseline only)" : "");
+      printf ("%s: --fail-on=%s%s\n", ret ? "FAIL" : "ok", host_sev_name ((enum host_sev) a.fail_on),
+              a.baseline ? " (changes since the baseline only)" : "");
     }
 out:
   host_report_free (&r);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,21 @@ static const char *const files[] = {
 };
 static char root[] = "/tmp/sbx-fuzz-host.XXXXXX";
 
+static int
+rm_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void) st, (void) flag, (void) ftw;
+  remove (path); /* what cannot be removed stays: nftw goes on */
+  return 0;
+}
+
+/* The fixture root goes when the fuzzer exits (its time is up, or it found something). */
+static void
+cleanup (void)
+{
+  nftw (root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -33,6 +49,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   (void) argv;
   if (mkdtemp (root) == NULL)
     abort ();
+  atexit (cleanup);
   for (size_t i = 0; i < SBX_ARRAY_SIZE (dirs); i++)
     {
       snprintf (p, sizeof p, "%s/%s", root, dirs[i]);

@@ -33,7 +33,7 @@ LIB_SRCS := $(wildcard common/*.c oci/*.c policy/*.c profiles/*.c)
 SHIM_COMMON := shim/args.c shim/delegate.c
 RT_SRCS := shim/runtime.c $(wildcard shim/rt_*.c)
 # The watcher daemon and the engine-less sandbox are only in the human CLI.
-SBX_SRCS := shim/sbx.c $(wildcard shim/cmd_*.c shim/install_*.c watcher/*.c sandbox/*.c)
+SBX_SRCS := shim/sbx.c $(wildcard shim/cmd_*.c shim/install_*.c shim/doctor_*.c watcher/*.c sandbox/*.c)
 TEST_SRCS := $(wildcard tests/test_*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))

@@ -12,7 +12,7 @@ SBX_BPF_CPPFLAGS := -I$(BPF_OUT) -Ibpf
 SBX_BPF_LDLIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 SBX_BPF_TEST := build/tests/test_bpf
 
-BPF_LIB_SRCS := bpf/loader.c bpf/registry.c
+BPF_LIB_SRCS := bpf/loader.c bpf/registry.c bpf/ksym.c
 BPF_LIB_OBJS := $(BPF_LIB_SRCS:bpf/%.c=$(BPF_OUT)/%.o)
 BPF_WARN := -std=gnu11 -Wall -Wextra -Werror
 
@@ -33,7 +33,16 @@ $(BPF_OUT)/sbx.skel.h: $(BPF_OUT)/sbx.bpf.o
 	$(BPFTOOL) gen skeleton $(BPF_OUT)/sbx.linked.o name sbx_skel > $@.tmp
 	mv $@.tmp $@
 
-$(BPF_OUT)/%.o: bpf/%.c bpf/sbx_bpf.h bpf/sbx_bpf_int.h bpf/sbx_events.h $(BPF_OUT)/sbx.skel.h
+# The ksym iterator of `sbx doctor --host`: an object and skeleton of its own, so the hooks never carry it.
+$(BPF_OUT)/ksym.bpf.o: bpf/ksym.bpf.c $(BPF_OUT)/vmlinux.h
+	$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -I$(BPF_OUT) -Ibpf -c $< -o $@
+
+$(BPF_OUT)/ksym.skel.h: $(BPF_OUT)/ksym.bpf.o
+	$(BPFTOOL) gen object $(BPF_OUT)/ksym.linked.o $<
+	$(BPFTOOL) gen skeleton $(BPF_OUT)/ksym.linked.o name sbx_ksym_skel > $@.tmp
+	mv $@.tmp $@
+
+$(BPF_OUT)/%.o: bpf/%.c bpf/sbx_bpf.h bpf/sbx_bpf_int.h bpf/sbx_events.h $(BPF_OUT)/sbx.skel.h $(BPF_OUT)/ksym.skel.h
 	$(CC) $(BPF_WARN) $(CFLAGS) $(CPPFLAGS) $(SBX_BPF_CPPFLAGS) -c $< -o $@
 
 $(SBX_BPF_LIB): $(BPF_LIB_OBJS)

@@ -94,6 +94,10 @@ int sbx_bpf_unpin (const char *pin_dir, sbx_err *err);
    is what bpf_get_current_cgroup_id returns) and the inode of /proc/PID/ns/pid. */
 int sbx_bpf_task_keys (pid_t pid, uint64_t *cgroup_id, uint32_t *pidns_ino, sbx_err *err);
 
+/* The module name of every module symbol, one per line, as the kernel's iter/ksym program sees it (kernel 6.0+;
+   fails where BPF iterators cannot load).  At most MAX bytes into *OUT (malloc'd, NUL-terminated). */
+int sbx_bpf_ksym_modules (size_t max, char **out, size_t *len, sbx_err *err);
+
 /* Human names: "lsm_read_file", ..., "sys_exit"; "denied" / "observed"; syscall name or NULL. */
 const char *sbx_bpf_kind_name (uint32_t kind);
 const char *sbx_bpf_action_name (uint32_t action);

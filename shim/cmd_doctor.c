@@ -17,6 +17,7 @@
 #include "../watcher/watcher.h"
 #include "commands.h"
 #include "delegate.h"
+#include "doctor_host.h"
 
 static int failures, warnings;
 
@@ -184,10 +185,11 @@ sbx_cmd_doctor (int argc, char **argv)
   sbx_err err = { 0 };
   const char *path = getenv ("SBX_CONFIG");
 
-  (void) argv;
+  if (argc > 1 && strcmp (argv[1], "--host") == 0)
+    return host_doctor_main (argc - 1, argv + 1);
   if (argc > 1)
     {
-      fprintf (stderr, "usage: sbx doctor\n");
+      fprintf (stderr, "usage: sbx doctor [--host ...]\n");
       return 2;
     }
   if (sbx_config_load (&cfg, &err) < 0)

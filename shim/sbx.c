@@ -21,7 +21,7 @@ static const struct
   { "watch", sbx_cmd_watch, "run the module-load watcher (--daemon, --status, --stop, --restart)" },
   { "events", sbx_cmd_events, "show refused module loads: [--follow] [--json] [ID]" },
   { "metrics", sbx_cmd_metrics, "Prometheus metrics of the watcher: [--textfile PATH]" },
-  { "doctor", sbx_cmd_doctor, "check what this host gives sbx" },
+  { "doctor", sbx_cmd_doctor, "check what this host gives sbx; --host: the kernel's module posture" },
 };
 
 int

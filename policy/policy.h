@@ -16,6 +16,10 @@
 #define SBX_ANN_ON_VIOLATION "run.sbx.on-violation"
 #define SBX_ANN_ALLOW_HOST_NS "run.sbx.allow-host-ns"
 #define SBX_ANN_NNP "run.sbx.no-new-privileges"
+/* The annotations a tenant may set, as TOML strings: what `sbx install` lets engines pass from pods (sbx's own records
+   below are never a tenant's to set). */
+#define SBX_TENANT_ANNOTATIONS_TOML                                                                                   \
+  "\"" SBX_ANN_PROFILE "\", \"" SBX_ANN_ON_VIOLATION "\", \"" SBX_ANN_ALLOW_HOST_NS "\", \"" SBX_ANN_NNP "\""
 /* Annotations sbx writes. */
 #define SBX_ANN_POLICY "run.sbx.policy"
 

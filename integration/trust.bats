@@ -201,3 +201,15 @@ settings() { echo "$1" >"$SBX_CONFIG"; }
 	run timeout 20 "$SBX" run --profile "$T/fifo.json" -- /bin/true
 	[ "$status" -ne 0 ] && [[ "$output" == *"not a regular file"* ]] || { show; false; }
 }
+
+@test "trust: sbx install passes containerd only the four annotations a tenant may set, never sbx's own records" {
+	local R=$T/root-install out
+	mkdir -p "$R/etc/containerd"
+	run timeout 20 "$SBX" install --dry-run --root "$R" --runtime-path /opt/sbx/bin/sbx-runtime containerd
+	[ "$status" -eq 0 ] || { show; false; }
+	out=$output
+	for k in pod_annotations container_annotations; do
+		grep -qxF "  $k = [\"run.sbx.profile\", \"run.sbx.on-violation\", \"run.sbx.allow-host-ns\", \"run.sbx.no-new-privileges\"]" <<<"$out" || { show; false; }
+	done
+	! grep -q 'run\.sbx\.\*' <<<"$out"
+}

@@ -91,6 +91,9 @@ int sbx_ns_list_parse (const char *list, const char *what, unsigned *bits, sbx_e
 /* The default ns_is_host: PATH's device and inode against /proc/1/ns/PROCNAME (the host, or the outermost
    namespace sbx can see) and sbx's own /proc/self/ns/PROCNAME.  A PATH that cannot be resolved is an error. */
 int sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err);
+/* The same against other references (printf formats taking PROCNAME), for tests. */
+int sbx_ns_is_host_refs (const char *procname, const char *path, const char *self_fmt, const char *init_fmt, bool *host,
+                         sbx_err *err);
 
 /* What sbx.json lets this container's annotations loosen (tenant.c). */
 struct sbx_tenant_allow

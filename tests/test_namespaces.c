@@ -278,6 +278,20 @@ test_namespaces (void)
     tap_ok (sbx_ns_is_host ("pid", "/dev/null", &host, &e2) == 0 && !host, "nor is a file that is no namespace");
     tap_ok (sbx_ns_is_host ("pid", "/nonexistent/ns", &host, &e2) == -1 && e2.code == ENOENT,
             "a missing path is an error");
+    /* When sbx-runtime runs in another pid namespace and pid 1's is hidden (EACCES here: references that do not
+       match), the initial pid namespace is still known by its fixed inode.  This test's own is the initial one. */
+    host = false;
+    tap_ok (sbx_ns_is_host_refs ("pid", "/proc/self/ns/pid", "/proc/self/ns/net%.0s", "/proc/self/ns/ipc%.0s", &host,
+                                 &e2)
+                    == 0
+                && host,
+            "the initial pid namespace is the host's by its fixed inode: %s", e2.msg);
+    host = true;
+    tap_ok (sbx_ns_is_host_refs ("mnt", "/proc/self/ns/mnt", "/proc/self/ns/net%.0s", "/proc/self/ns/ipc%.0s", &host,
+                                 &e2)
+                    == 0
+                && !host,
+            "a mount namespace matching no reference is not the host's");
   }
 
   rc = stage (sbx_stage_namespaces, "{\"linux\":{\"namespaces\":[{\"type\":7}]}}", NULL, &s, &err);

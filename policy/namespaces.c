@@ -118,9 +118,10 @@ initial_ino (const char *procname)
 }
 
 int
-sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err)
+sbx_ns_is_host_refs (const char *procname, const char *path, const char *self_fmt, const char *init_fmt, bool *host,
+                     sbx_err *err)
 {
-  char ref_path[64];
+  char ref_path[128];
   struct stat st, self, init;
 
   *host = false;
@@ -129,7 +130,7 @@ sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err
   if (stat (path, &st) < 0)
     return sbx_fail (err, errno, "namespace path %s", path);
   /* sbx's own namespace is no container's (sbx-runtime runs in the engine's, usually the host's). */
-  snprintf (ref_path, sizeof ref_path, "/proc/self/ns/%s", procname);
+  snprintf (ref_path, sizeof ref_path, self_fmt, procname);
   if (stat (ref_path, &self) < 0)
     return sbx_fail (err, errno, "stat %s (to compare namespace path %s)", ref_path, path);
   if (st.st_dev == self.st_dev && st.st_ino == self.st_ino)
@@ -139,7 +140,7 @@ sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err
     *host = true;
   /* ... and pid 1's, the outermost sbx can see when sbx-runtime runs inside an engine's namespaces.  Some hosts
      refuse to show pid 1's namespaces even to root (an LSM): then the two checks above stand. */
-  snprintf (ref_path, sizeof ref_path, "/proc/1/ns/%s", procname);
+  snprintf (ref_path, sizeof ref_path, init_fmt, procname);
   if (stat (ref_path, &init) == 0)
     {
       if (st.st_dev == init.st_dev && st.st_ino == init.st_ino)
@@ -148,6 +149,12 @@ sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err
   else if (errno != EACCES && errno != EPERM)
     return sbx_fail (err, errno, "stat %s (to compare namespace path %s)", ref_path, path);
   return 0;
+}
+
+int
+sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err)
+{
+  return sbx_ns_is_host_refs (procname, path, "/proc/self/ns/%s", "/proc/1/ns/%s", host, err);
 }
 
 /* What the engine's linux.namespaces say about one type: absent, a new namespace, or joined by path (and then

@@ -167,19 +167,38 @@ sbx_settings_check (const json_t *root, const char *file, sbx_err *err)
   return check_object (root, "", file, 0, err);
 }
 
+/* Environment variables that take precedence over a setting. */
+static const char *
+env_override (const char *key)
+{
+  static const char *const map[][2] = { { "runtime", "SBX_RUNTIME" },         { "state_dir", "SBX_STATE_DIR" },
+                                        { "profiles_dir", "SBX_PROFILES_DIR" }, { "seccomp_cache", "SBX_SECCOMP_CACHE" },
+                                        { "run.image_cache", "SBX_IMAGE_CACHE" } };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp (map[i][0], key) == 0)
+      {
+        const char *v = getenv (map[i][1]);
+        return v && *v ? map[i][1] : NULL;
+      }
+  return NULL;
+}
+
 void
 sbx_settings_print (const struct sbx_config *cfg, FILE *out, const char *indent)
 {
   for (const struct sbx_setting *s = sbx_settings; s->key; s++)
     {
       const json_t *v = strchr (s->key, '*') ? NULL : sbx_config_lookup (cfg, s->key);
+      const char *env = env_override (s->key);
       cleanup_free char *text = NULL;
       size_t len;
       sbx_err err;
 
       if (strchr (s->key, '*'))
         continue;
-      if (v != NULL && json_serialize (v, &text, &len, &err) == 0)
+      if (env)
+        fprintf (out, "%s%-36s \"%s\" (from %s)\n", indent, s->key, getenv (env), env);
+      else if (v != NULL && json_serialize (v, &text, &len, &err) == 0)
         fprintf (out, "%s%-36s %s\n", indent, s->key, text);
       else
         fprintf (out, "%s%-36s %s%s%s (default)\n", indent, s->key, s->def && s->type == SBX_CFG_STR ? "\"" : "",

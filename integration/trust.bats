@@ -18,7 +18,7 @@ teardown() { sbx_teardown; }
 rt() {
 	local d=$1
 	shift
-	SBX_RUNTIME="$d" timeout 20 "$SBX_RT" --root "$T/root" "$@"
+	SBX_RUNTIME="$d" timeout -k 5 20 "$SBX_RT" --root "$T/root" "$@"
 }
 
 # refused DELEGATE PATTERN...: create is refused with a message matching each PATTERN, and nothing exists after.
@@ -189,27 +189,27 @@ settings() { echo "$1" >"$SBX_CONFIG"; }
 	done
 	settings '{"watcher": {"enabled": "no"}}'
 	refused runc 'setting "watcher.enabled" must be a boolean'
-	run timeout 20 "$SBX" doctor
+	run timeout -k 5 20 "$SBX" doctor
 	[[ "$output" == *"FAIL  config"*"watcher.enabled"* ]] || { show; false; }
 	settings '{"watcher": {"enabled": false}, "pids_limit": 77}'
-	run timeout 20 "$SBX" doctor
+	run timeout -k 5 20 "$SBX" doctor
 	grep -qE '^ +pids_limit +77$' <<<"$output" || { show; false; }
 	grep -qE '^ +watcher.fail_closed +false \(default\)$' <<<"$output" || { show; false; }
 }
 
 @test "trust: sbx run's own --profile may be a path the user owns (the local user runs their own sandbox)" {
 	cp "$SBX_PROFILES_DIR/allowall.json" "$T/mine.json"
-	run timeout 20 "$SBX" run --profile "$T/mine.json" -- /bin/true
+	run timeout -k 5 20 "$SBX" run --profile "$T/mine.json" -- /bin/true
 	[ "$status" -eq 0 ] || { show; false; }
 	mkfifo "$T/fifo.json"
-	run timeout 20 "$SBX" run --profile "$T/fifo.json" -- /bin/true
+	run timeout -k 5 20 "$SBX" run --profile "$T/fifo.json" -- /bin/true
 	[ "$status" -ne 0 ] && [[ "$output" == *"not a regular file"* ]] || { show; false; }
 }
 
 @test "trust: sbx install passes containerd only the four annotations a tenant may set, never sbx's own records" {
 	local R=$T/root-install out
 	mkdir -p "$R/etc/containerd"
-	run timeout 20 "$SBX" install --dry-run --root "$R" --runtime-path /opt/sbx/bin/sbx-runtime containerd
+	run timeout -k 5 20 "$SBX" install --dry-run --root "$R" --runtime-path /opt/sbx/bin/sbx-runtime containerd
 	[ "$status" -eq 0 ] || { show; false; }
 	out=$output
 	for k in pod_annotations container_annotations; do

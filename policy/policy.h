@@ -95,7 +95,8 @@ int sbx_ns_is_host (const char *procname, const char *path, bool *host, sbx_err 
 int sbx_ns_is_host_refs (const char *procname, const char *path, const char *self_fmt, const char *init_fmt, bool *host,
                          sbx_err *err);
 
-/* What sbx.json lets this container's annotations loosen (tenant.c). */
+/* What sbx.json lets this container's annotations loosen (tenant.c).  Every opt-out an annotation can ask for goes
+   through here: a new one gets its field, its "tenants.*" settings in common/settings.c, and sbx_tenant_refuse. */
 struct sbx_tenant_allow
 {
   bool profile;    /* run.sbx.profile may replace the node's profile (otherwise it is intersected with it) */

@@ -3,10 +3,36 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
+
+int
+sbx_read_owned (int dirfd, const char *name, const char *what, size_t max, char **out, size_t *len, sbx_err *err)
+{
+  /* O_NOFOLLOW: a symlink could point anywhere; O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+
+  if (fd < 0)
+    return sbx_fail (err, errno, "open %s", what);
+  if (fstat (fd, &st) < 0)
+    return sbx_fail (err, errno, "stat %s", what);
+  if (!S_ISREG (st.st_mode))
+    return sbx_fail (err, EINVAL, "%s: not a regular file", what);
+  if (st.st_uid != 0 && st.st_uid != getuid ())
+    return sbx_fail (err, EPERM, "%s: owned by uid %u, not by root%s", what, (unsigned) st.st_uid,
+                     getuid () ? " or the calling user" : "");
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return sbx_fail (err, EPERM, "%s: writable by group or others (mode %04o)", what, st.st_mode & 07777);
+  if ((size_t) st.st_size > max)
+    return sbx_fail (err, EFBIG, "%s: larger than %zu bytes", what, max);
+  return sbx_read_fd (fd, max, what, out, len, err);
+}
 
 int
 sbx_config_load (struct sbx_config *cfg, sbx_err *err)
@@ -18,7 +44,8 @@ sbx_config_load (struct sbx_config *cfg, sbx_err *err)
   cfg->root = NULL;
   if (path == NULL || *path == '\0')
     path = SBX_CONFIG_DEFAULT;
-  if (sbx_read_file (path, 1 << 20, &buf, &len, err) < 0)
+  /* Whoever can write the file decides what tenants may loosen: root (or the calling user's own) alone. */
+  if (sbx_read_owned (AT_FDCWD, path, path, 1 << 20, &buf, &len, err) < 0)
     {
       if (err->code == ENOENT)
         return 0;
@@ -26,8 +53,12 @@ sbx_config_load (struct sbx_config *cfg, sbx_err *err)
     }
   if (json_parse (buf, len, path, &cfg->root, err) < 0)
     return -1;
-  if (!json_is (cfg->root, JSON_OBJECT))
-    return sbx_fail (err, EINVAL, "%s: not a JSON object", path);
+  if (sbx_settings_check (cfg->root, path, err) < 0)
+    {
+      json_free (cfg->root);
+      cfg->root = NULL;
+      return -1;
+    }
   return 0;
 }
 
@@ -38,8 +69,8 @@ sbx_config_free (struct sbx_config *cfg)
   cfg->root = NULL;
 }
 
-static const json_t *
-lookup (const struct sbx_config *cfg, const char *path)
+const json_t *
+sbx_config_lookup (const struct sbx_config *cfg, const char *path)
 {
   const json_t *v = cfg ? cfg->root : NULL;
   char key[128];
@@ -57,25 +88,41 @@ lookup (const struct sbx_config *cfg, const char *path)
   return v;
 }
 
+/* The table's default of PATH, when it has one. */
+static const char *
+table_default (const char *path)
+{
+  const struct sbx_setting *s = sbx_setting_find (path);
+  return s ? s->def : NULL;
+}
+
 const char *
 sbx_config_str (const struct sbx_config *cfg, const char *path, const char *def)
 {
-  const char *s = json_str (lookup (cfg, path));
-  return s ? s : def;
+  const char *s = json_str (sbx_config_lookup (cfg, path));
+  return s ? s : table_default (path) ? table_default (path) : def;
 }
 
 bool
 sbx_config_bool (const struct sbx_config *cfg, const char *path, bool def)
 {
-  const json_t *v = lookup (cfg, path);
-  return json_is (v, JSON_BOOL) ? json_is_true (v) : def;
+  const json_t *v = sbx_config_lookup (cfg, path);
+  const char *d = table_default (path);
+
+  if (json_is (v, JSON_BOOL))
+    return json_is_true (v);
+  return d ? strcmp (d, "true") == 0 : def;
 }
 
 long long
 sbx_config_int (const struct sbx_config *cfg, const char *path, long long def)
 {
+  const char *d = table_default (path);
   long long n;
-  return json_num_int (lookup (cfg, path), &n) ? n : def;
+
+  if (json_num_int (sbx_config_lookup (cfg, path), &n))
+    return n;
+  return d ? strtoll (d, NULL, 10) : def;
 }
 
 const char *

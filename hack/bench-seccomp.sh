@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 # Private settings: the filter measured is the container's own, with no watcher on demand.
-echo '{"watcher": {"enabled": false}}' >"$d/sbx.json"
+echo '{"watcher": {"enabled": false}, "tenants": {"allow_profile": true}}' >"$d/sbx.json"
 export SBX_CONFIG="$d/sbx.json" SBX_STATE_DIR="$d/state" SBX_PROFILES_DIR=/nonexistent/sbx-profiles
 
 mkdir -p "$d/rootfs/bin" "$d/root"

@@ -63,6 +63,7 @@ cap_eff_of_output() { awk '$1=="CapEff:" {print $2}' <<<"$output"; }
 		expect_line "nnp 1"
 		sbx_rt "$d" delete --force "$id"
 	done
+	sbx_allow_tenants '{"allow_nnp_optout": true}'
 	bundle_edit '.annotations["run.sbx.no-new-privileges"]="false" | .process.noNewPrivileges=false'
 	local id
 	id=$(start_container runc)

@@ -21,6 +21,12 @@ sbx_setup() {
 	cp "$T/bundle/config.json" "$T/config.orig"
 }
 
+# sbx_allow_tenants JQ-OBJECT: merge tenants allowances into the test's sbx.json (annotations only loosen what
+# sbx.json allows), e.g. '{"allow_nnp_optout": true}'.
+sbx_allow_tenants() {
+	jq --argjson t "$1" '.tenants = ((.tenants // {}) * $t)' "$SBX_CONFIG" >"$SBX_CONFIG.tmp" && mv "$SBX_CONFIG.tmp" "$SBX_CONFIG"
+}
+
 # Remove every container this test created: whatever is in its private root, for each delegate.
 sbx_teardown() {
 	local c d

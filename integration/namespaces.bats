@@ -209,6 +209,7 @@ engine() {
 @test "engine: run.sbx.allow-host-ns=pid opts out, with the reason logged" {
 	engine_bundle 'tr "\0" " " </proc/1/cmdline; echo; ls -d /proc/[0-9]* | wc -l'
 	edit_bundle '.linux.namespaces |= map(select(.type != "pid")) | .annotations["run.sbx.allow-host-ns"] = "pid"'
+	jq '.tenants.allow_host_ns = "pid"' "$SBX_CONFIG" >"$SBX_CONFIG.tmp" && mv "$SBX_CONFIG.tmp" "$SBX_CONFIG"
 	run engine crun "hostpid-$$"
 	show
 	[ "$status" -eq 0 ]

@@ -122,10 +122,12 @@ teardown() {
 	[[ "$output" == *"arch.json: archMap[0]: unknown architecture \"SCMP_ARCH_PDP11\""* ]] || { show; false; }
 }
 
-@test "selection: annotation, /etc/sbx/sbx.json default, absolute path; recorded in the annotations" {
+@test "selection: annotation, /etc/sbx/sbx.json default, absolute path in sbx.json; recorded in the annotations" {
 	local d
 	echo '{"profile": "strict", "watcher": {"enabled": false}}' >"$T/strict.json"
 	cp "$REPO/profiles/strict.json" "$T/copy.json"
+	# An absolute path comes from sbx.json (the operator), never from an annotation (trust.bats).
+	echo "{\"profile\": \"$T/copy.json\", \"watcher\": {\"enabled\": false}}" >"$T/path.json"
 	for d in $DELEGATES; do
 		bundle_reset
 		bundle_edit '.process.args = ["/bin/sh", "-c", "ionice -c 3 true && echo ionice-ok; echo end"]'
@@ -140,8 +142,8 @@ teardown() {
 		! grep -q ionice-ok <<<"$output" || { show; false; } # ioprio_set is outside the strict allowlist
 		[ "$(jq -r '.annotations["run.sbx.profile"]' "$T/bundle/config.json")" = strict ]
 		bundle_reset
-		bundle_edit ".process.args = [\"/bin/sh\", \"-c\", \"ionice -c 3 true && echo ionice-ok; echo end\"] | .annotations[\"run.sbx.profile\"] = \"$T/copy.json\""
-		SBX_CONFIG="$T/strict.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id path-$d)"
+		bundle_edit ".process.args = [\"/bin/sh\", \"-c\", \"ionice -c 3 true && echo ionice-ok; echo end\"]"
+		SBX_CONFIG="$T/path.json" run sbx_rt "$d" run --bundle "$T/bundle" "$(new_id path-$d)"
 		expect_line "end"
 		! grep -q ionice-ok <<<"$output"
 		[ "$(jq -r '.annotations["run.sbx.profile"]' "$T/bundle/config.json")" = "$T/copy.json" ]

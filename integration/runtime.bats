@@ -73,6 +73,7 @@ teardown() { sbx_teardown; }
 		expect_line "nnp 1"
 		bundle_reset
 		bundle_edit '.process.noNewPrivileges=false | .process.args=["/bin/sbx-probe","nnp"] | .annotations["run.sbx.no-new-privileges"]="false"'
+		sbx_allow_tenants '{"allow_nnp_optout": true}'
 		run sbx_rt "$d" --log "$T/log.json" --log-format json run --bundle "$T/bundle" "$(new_id nnpout-$d)"
 		[ "$status" -eq 0 ] || { show; false; }
 		expect_line "nnp 0"

@@ -1,4 +1,5 @@
-/* nnp.c - no_new_privs stage: set unless the container opts out by annotation (and then say so). */
+/* nnp.c - no_new_privs stage: set unless the container opts out by annotation, which sbx.json must allow (and
+   then say so). */
 #define _GNU_SOURCE
 #include <errno.h>
 
@@ -23,6 +24,7 @@ sbx_nnp_optout (const json_t *spec, bool *optout, sbx_err *err)
 int
 sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
+  struct sbx_tenant_allow allow;
   json_t *process;
   bool optout;
 
@@ -30,7 +32,12 @@ sbx_stage_nnp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
     return -1;
   if (optout)
     {
-      ctx->note (SBX_WARN, "container %s: no_new_privs left to the engine: annotation %s=false",
+      if (sbx_tenant_allowances (spec, ctx, &allow, err) < 0)
+        return -1;
+      if (!allow.nnp_optout)
+        return sbx_tenant_refuse (err, &allow, "annotation " SBX_ANN_NNP "=false (setuid files would gain privileges)",
+                                  "allow_nnp_optout", "true");
+      ctx->note (SBX_WARN, "container %s: no_new_privs left to the engine: annotation %s=false, allowed by sbx.json",
                  ctx->container_id ? ctx->container_id : "?", SBX_ANN_NNP);
       return 0;
     }

@@ -12,19 +12,6 @@
 #include "notify.h"
 #include "policy.h"
 
-#define SBX_PROFILE_DEFAULT "default"
-
-/* run.sbx.profile, then sbx.json "profile", then "default". */
-static const char *
-selected_profile (const json_t *spec, const struct sbx_policy_ctx *ctx)
-{
-  const char *name = json_annotation (spec, SBX_ANN_PROFILE);
-
-  if (name && *name)
-    return name;
-  return sbx_config_str (ctx->cfg, "profile", SBX_PROFILE_DEFAULT);
-}
-
 /* The bounding set is the most the container can ever hold: a capability-conditioned rule is decided on it,
    after the capabilities stage has taken out what sbx forbids. */
 static int
@@ -123,23 +110,57 @@ intersect_into (json_t *engine_json, struct sbx_filter *sbx, char *notes, size_t
   return rc;
 }
 
-/* The filter the container gets: PROFILE resolved for CAPS on this host, intersected with the engine's filter in
-   LINUX_ (or alone), module block on top.  Pure but for the profile's parse; NOTES as for intersect_into. */
+/* SRC's profile resolved for ENV into OUT. */
 static int
-harden (json_t *linux_, const struct sbx_profile_src *src, const char **caps, size_t ncaps, char *notes,
-        size_t notes_size, sbx_err *err)
+resolve_src (const struct sbx_profile_src *src, const struct sbx_resolve_env *env, struct sbx_filter *out,
+             sbx_err *err)
 {
-  struct sbx_resolve_env env = { .caps = caps, .ncaps = ncaps };
-  json_t *profile, *seccomp;
-  struct sbx_filter sbx;
+  json_t *profile;
   int rc;
 
   if (json_parse (src->data, src->len, src->origin, &profile, err) < 0)
     return -1;
-  sbx_resolve_env_host (&env);
-  rc = sbx_profile_resolve (profile, src->origin, &env, &sbx, err);
+  rc = sbx_profile_resolve (profile, src->origin, env, out, err);
   json_free (profile);
-  if (rc < 0)
+  return rc;
+}
+
+/* The sbx side of the filter: the selected profile, intersected with a container's own on top of it (EXTRA). */
+static int
+sbx_side (const struct sbx_profile_sel *sel, const struct sbx_resolve_env *env, struct sbx_filter *out, char *notes,
+          size_t notes_size, sbx_err *err)
+{
+  struct sbx_filter node, extra;
+  int rc;
+
+  if (sel->extra.data == NULL)
+    return resolve_src (&sel->node, env, out, err);
+  if (resolve_src (&sel->node, env, &node, err) < 0)
+    return -1;
+  if (resolve_src (&sel->extra, env, &extra, err) < 0)
+    {
+      sbx_filter_free (&node);
+      return -1;
+    }
+  rc = sbx_filter_intersect (&node, &extra, out, notes, notes_size, err);
+  sbx_filter_free (&node);
+  sbx_filter_free (&extra);
+  return rc;
+}
+
+/* The filter the container gets: the profile(s) of SEL resolved for CAPS on this host, intersected with the
+   engine's filter in LINUX_ (or alone), module block on top.  Pure but for the profiles' parse; NOTES as for
+   intersect_into. */
+static int
+harden (json_t *linux_, const struct sbx_profile_sel *sel, const char **caps, size_t ncaps, char *notes,
+        size_t notes_size, sbx_err *err)
+{
+  struct sbx_resolve_env env = { .caps = caps, .ncaps = ncaps };
+  json_t *seccomp;
+  struct sbx_filter sbx;
+
+  sbx_resolve_env_host (&env);
+  if (sbx_side (sel, &env, &sbx, notes, notes_size, err) < 0)
     return -1;
   if (json_get_typed (linux_, "seccomp", JSON_OBJECT, &seccomp, err) < 0)
     goto fail;
@@ -165,23 +186,10 @@ fail:
    profile's bytes unless embedded, the capabilities, the monitoring plan, whether crun gets BPF, then the engine's
    filter as written.  The kernel and libseccomp are added by the memo itself.  Every variable part but the last
    is length-prefixed. */
-static int
-memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *src, const char **caps, size_t ncaps,
-           const struct sbx_policy_ctx *ctx, bool compile, const json_t *engine)
+static void
+memo_key_src (FILE *f, const char *label, const struct sbx_profile_src *src)
 {
-  cleanup_free char *engine_text = NULL, *prefix = NULL;
-  size_t prefix_len = 0, n;
-  FILE *f;
-
-  memset (m, 0, sizeof *m);
-  /* The key is a string: a profile file holding a NUL (refused when parsed anyway) gets no memo. */
-  if (!sbx_seccomp_cache_enabled (dir) || (!src->builtin && memchr (src->data, '\0', src->len))
-      || (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0))
-    return -1;
-  f = open_memstream (&prefix, &prefix_len);
-  if (f == NULL)
-    return -1;
-  fprintf (f, "build %s\nprofile %zu:%s\n", SBX_BUILD_ID, strlen (src->origin), src->origin);
+  fprintf (f, "%s %zu:%s\n", label, strlen (src->origin), src->origin);
   if (src->builtin)
     fprintf (f, "builtin\n");
   else
@@ -190,6 +198,31 @@ memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_src *sr
       fwrite (src->data, 1, src->len, f);
       fputc ('\n', f);
     }
+}
+
+static int
+memo_open (struct sbx_memo *m, const char *dir, const struct sbx_profile_sel *sel, const char **caps, size_t ncaps,
+           const struct sbx_policy_ctx *ctx, bool compile, const json_t *engine)
+{
+  const struct sbx_profile_src *src = &sel->node;
+
+  cleanup_free char *engine_text = NULL, *prefix = NULL;
+  size_t prefix_len = 0, n;
+  FILE *f;
+
+  memset (m, 0, sizeof *m);
+  /* The key is a string: a profile file holding a NUL (refused when parsed anyway) gets no memo. */
+  if (!sbx_seccomp_cache_enabled (dir) || (!src->builtin && memchr (src->data, '\0', src->len))
+      || (sel->extra.data && !sel->extra.builtin && memchr (sel->extra.data, '\0', sel->extra.len))
+      || (engine && json_serialize (engine, &engine_text, &n, &(sbx_err){ 0 }) < 0))
+    return -1;
+  f = open_memstream (&prefix, &prefix_len);
+  if (f == NULL)
+    return -1;
+  fprintf (f, "build %s\n", SBX_BUILD_ID);
+  memo_key_src (f, "profile", src);
+  if (sel->extra.data)
+    memo_key_src (f, "and", &sel->extra);
   fprintf (f, "caps %zu\n", ncaps);
   for (size_t i = 0; i < ncaps; i++)
     fprintf (f, "%zu:%s\n", strlen (caps[i]), caps[i]);
@@ -309,14 +342,14 @@ memo_store (const struct sbx_memo *m, const json_t *spec, const json_t *seccomp,
 /* The stage's work when the memo cannot serve: the filter hardened, the monitoring plan applied, and for crun
    compiled.  Stored unless crun was to get BPF and did not (the cache failed: the next start tries again). */
 static int
-build (json_t *spec, json_t *linux_, const struct sbx_profile_src *src, const char **caps, size_t ncaps,
+build (json_t *spec, json_t *linux_, const struct sbx_profile_sel *sel, const char **caps, size_t ncaps,
        struct sbx_policy_ctx *ctx, const struct sbx_memo *memo, bool compile, char *notes, size_t notes_size,
        char *warn, size_t warn_size, const char **monitor, sbx_err *err)
 {
   json_t *seccomp;
   bool compiled = false;
 
-  if (harden (linux_, src, caps, ncaps, notes, notes_size, err) < 0)
+  if (harden (linux_, sel, caps, ncaps, notes, notes_size, err) < 0)
     return -1;
   seccomp = json_find (linux_, "seccomp");
   if (sbx_notify_apply (seccomp, ctx, monitor, warn, warn_size, err) < 0
@@ -335,7 +368,7 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   cleanup_free const char **caps = NULL;
   cleanup_free char *value = NULL;
   json_t *annotations, *linux_, *engine;
-  struct sbx_profile_src src;
+  struct sbx_profile_sel sel;
   const char *name, *memo_dir = NULL, *monitor = "eperm";
   char notes[1024] = "", warn[256] = "";
   size_t ncaps, value_len;
@@ -352,7 +385,7 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
 
   if (restore_saved (spec, annotations, had_bpf, ctx, err) < 0)
     return -1;
-  name = selected_profile (spec, ctx);
+  name = json_annotation (spec, SBX_ANN_PROFILE) ?: sbx_config_str (ctx->cfg, "profile", SBX_PROFILE_DEFAULT);
   if (final_caps (spec, &caps, &ncaps, err) < 0)
     return -1;
   if (json_obj_ensure (spec, "linux", &linux_, err) < 0
@@ -360,8 +393,12 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
     return sbx_wrap (err, "seccomp profile %s", name);
   if (sbx_notify_plan (spec, engine, ctx, err) < 0)
     return -1;
-  if (sbx_profile_source (ctx->cfg, name, &src, err) < 0)
-    return -1;
+  if (sbx_profile_select (spec, ctx, &sel, err) < 0)
+    {
+      sbx_profile_sel_free (&sel);
+      return -1;
+    }
+  name = sel.name;
   compile = sbx_seccomp_compile_wanted (spec, ctx);
 
   /* Engines hand every container the same filter and capabilities: the memo spares all but the first start the
@@ -369,18 +406,21 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
      configuration) keeps one. */
   if (ctx->cfg && sbx_config_bool (ctx->cfg, "seccomp_memo", true))
     memo_dir = sbx_seccomp_cache_dir (ctx->cfg);
-  memo_open (&memo, memo_dir, &src, caps, ncaps, ctx, compile, engine);
+  memo_open (&memo, memo_dir, &sel, caps, ncaps, ctx, compile, engine);
   if (sbx_memo_get (&memo, &value, &value_len)
       && memo_apply (spec, linux_, value, value_len, notes, sizeof notes, warn, sizeof warn, &monitor))
     ctx->note (SBX_DEBUG, "container %s: seccomp filter%s from the hardening memo in %s", id,
                compile ? " and its BPF" : "", memo_dir);
   else
-    rc = build (spec, linux_, &src, caps, ncaps, ctx, &memo, compile, notes, sizeof notes, warn, sizeof warn,
+    rc = build (spec, linux_, &sel, caps, ncaps, ctx, &memo, compile, notes, sizeof notes, warn, sizeof warn,
                 &monitor, err);
   sbx_memo_close (&memo);
-  sbx_profile_src_free (&src);
   if (rc < 0)
-    return sbx_wrap (err, "seccomp profile %s", name);
+    {
+      sbx_wrap (err, "seccomp profile %s", name);
+      sbx_profile_sel_free (&sel);
+      return -1;
+    }
   if (notes[0])
     ctx->note (SBX_INFO, "container %s: seccomp intersection refuses more than either filter alone: %s", id, notes);
   if (warn[0])
@@ -389,5 +429,6 @@ sbx_stage_seccomp (json_t *spec, struct sbx_policy_ctx *ctx, sbx_err *err)
   /* NAME may point into the annotations, which the annotations stage rewrites. */
   snprintf (chosen, sizeof chosen, "%s", name);
   ctx->profile = chosen;
+  sbx_profile_sel_free (&sel);
   return 0;
 }

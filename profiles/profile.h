@@ -107,7 +107,14 @@ struct sbx_profile_src
   bool builtin; /* DATA is embedded in this binary */
   char *owned;
 };
+/* NAME as the operator gives it (sbx.json, the local user's command line): a built-in name, a file of profiles_dir or
+   an absolute path.  Files are opened without following a symlink or blocking, and must be regular, owned by root
+   or the calling user, not writable by group or others, at most 1 MiB (sbx_read_owned). */
 int sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err);
+/* NAME as a container's annotation gives it: a built-in name or a file of profiles_dir only, refused before any
+   file is opened when it is anything else. */
+int sbx_profile_source_tenant (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src,
+                               sbx_err *err);
 void sbx_profile_src_free (struct sbx_profile_src *src);
 /* Names of the embedded profiles, NULL-terminated. */
 extern const char *const sbx_embedded_profile_names[];

@@ -2,12 +2,15 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "profile.h"
@@ -25,7 +28,7 @@ sbx_profiles_dir (const struct sbx_config *cfg)
 static bool
 valid_name (const char *name)
 {
-  if (*name == '\0' || *name == '.' || strlen (name) > 64)
+  if (*name == '\0' || *name == '.' || strlen (name) > 64 || strstr (name, "..") != NULL)
     return false;
   for (const char *p = name; *p; p++)
     if (!isalnum ((unsigned char) *p) && *p != '-' && *p != '_' && *p != '.')
@@ -33,29 +36,44 @@ valid_name (const char *name)
   return true;
 }
 
-int
-sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err)
+/* DIR itself must be as trustworthy as the files in it: whoever can add a file there chooses profiles. */
+static int
+open_profiles_dir (const char *dir, int *dfd, sbx_err *err)
 {
-  cleanup_free char *path = NULL;
+  struct stat st;
 
-  memset (src, 0, sizeof *src);
-  if (name[0] == '/')
-    path = strdup (name);
-  else if (!valid_name (name))
-    return sbx_fail (err, EINVAL, "invalid profile name \"%s\" (a name of letters, digits, '-', '_' or '.', or an "
-                                  "absolute path)", name);
-  else if (asprintf (&path, "%s/%s.json", sbx_profiles_dir (cfg), name) < 0)
-    path = NULL;
-  if (path == NULL)
-    return sbx_fail (err, ENOMEM, "profile %s", name);
+  *dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dfd < 0)
+    return errno == ENOENT ? 0 : sbx_fail (err, errno, "profiles directory %s", dir);
+  if (fstat (*dfd, &st) < 0)
+    return sbx_fail (err, errno, "profiles directory %s", dir);
+  if ((st.st_uid != 0 && st.st_uid != getuid ()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    return sbx_fail (err, EPERM, "profiles directory %s: owned by uid %u, mode %04o: it must be the owner's alone",
+                     dir, (unsigned) st.st_uid, st.st_mode & 07777);
+  return 0;
+}
 
-  if (sbx_read_file (path, SBX_PROFILE_MAX, &src->owned, &src->len, err) == 0)
+static int
+source_named (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err)
+{
+  const char *dir = sbx_profiles_dir (cfg);
+  cleanup_free char *path = NULL, *file = NULL;
+  cleanup_close int dfd = -1;
+
+  if (asprintf (&path, "%s/%s.json", dir, name) < 0 || asprintf (&file, "%s.json", name) < 0)
+    {
+      path = file = NULL;
+      return sbx_fail (err, ENOMEM, "profile %s", name);
+    }
+  if (open_profiles_dir (dir, &dfd, err) < 0)
+    return sbx_wrap (err, "seccomp profile %s", name);
+  if (dfd >= 0 && sbx_read_owned (dfd, file, path, SBX_PROFILE_MAX, &src->owned, &src->len, err) == 0)
     {
       src->data = src->owned;
       src->origin = steal_pointer (&path);
       return 0;
     }
-  if (err->code != ENOENT || name[0] == '/')
+  if (dfd >= 0 && err->code != ENOENT)
     return sbx_wrap (err, "seccomp profile %s", name);
   if (sbx_embedded_profile (name, &src->data, &src->len) < 0)
     return sbx_fail (err, ENOENT, "unknown seccomp profile \"%s\" (not built in, no %s)", name, path);
@@ -66,6 +84,39 @@ sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_p
       return sbx_fail (err, ENOMEM, "profile %s", name);
     }
   return 0;
+}
+
+int
+sbx_profile_source (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src, sbx_err *err)
+{
+  memset (src, 0, sizeof *src);
+  if (name[0] == '/')
+    {
+      if (sbx_read_owned (AT_FDCWD, name, name, SBX_PROFILE_MAX, &src->owned, &src->len, err) < 0)
+        return sbx_wrap (err, "seccomp profile");
+      src->data = src->owned;
+      if ((src->origin = strdup (name)) == NULL)
+        return sbx_fail (err, ENOMEM, "profile %s", name);
+      return 0;
+    }
+  if (!valid_name (name))
+    return sbx_fail (err, EINVAL, "invalid profile name \"%.80s\" (a name of letters, digits, '-', '_' or '.', or an "
+                                  "absolute path)", name);
+  return source_named (cfg, name, src, err);
+}
+
+int
+sbx_profile_source_tenant (const struct sbx_config *cfg, const char *name, struct sbx_profile_src *src,
+                           sbx_err *err)
+{
+  memset (src, 0, sizeof *src);
+  /* Checked before anything is opened: a tenant never makes sbx touch a path of its choosing. */
+  if (!valid_name (name))
+    return sbx_fail (err, EPERM,
+                     "profile \"%.80s\" refused: a container may name only a built-in profile or a file of "
+                     "profiles_dir (letters, digits, '-', '_', '.'; no '/' or '..'); paths come from sbx.json "
+                     "\"profile\"", name);
+  return source_named (cfg, name, src, err);
 }
 
 void

@@ -196,6 +196,8 @@ sbx_cmd_doctor (int argc, char **argv)
     line ("FAIL", "config", "%s", err.msg);
   else
     line ("ok", "config", "%s%s", path && *path ? path : SBX_CONFIG_DEFAULT, cfg.root ? "" : " (absent: defaults)");
+  printf ("%-4s  %-14s effective settings (docs/settings.md):\n", "", "settings");
+  sbx_settings_print (&cfg, stdout, "            ");
   check_delegate (&cfg);
   check_seccomp ();
   check_cgroups ();

@@ -20,6 +20,7 @@
 #include "../common/error.h"
 #include "../common/util.h"
 #include "../oci/json.h"
+#include "../policy/policy.h"
 #include "cmd_install.h"
 #include "install.h"
 
@@ -169,8 +170,7 @@ dropin_content (const struct opts *o, bool created_dir)
   return install_asprintf (DROPIN_MARK " crio` (undo: sbx uninstall crio).\n%s"
                     "[crio.runtime.runtimes.%s]\nruntime_path = \"%s\"\nruntime_type = \"oci\"\n"
                     "runtime_root = \"/run/sbx/runc\"\n"
-                    "allowed_annotations = [\"run.sbx.profile\", \"run.sbx.on-violation\", "
-                    "\"run.sbx.allow-host-ns\", \"run.sbx.no-new-privileges\"]\n",
+                    "allowed_annotations = [" SBX_TENANT_ANNOTATIONS_TOML "]\n",
                     head, o->name, o->runtime);
 }
 
@@ -275,8 +275,10 @@ containerd_block (const struct opts *o, int version)
   return install_asprintf (BLOCK_BEGIN ": added by `sbx install containerd` (undo: sbx uninstall containerd)\n"
                     "[%s.containerd.runtimes.%s]\n"
                     "  runtime_type = \"io.containerd.runc.v2\"\n"
-                    "  pod_annotations = [\"run.sbx.*\"]\n"
-                    "  container_annotations = [\"run.sbx.*\"]\n"
+                    /* Only what a tenant may set: sbx's own records (run.sbx.seccomp, run.sbx.runtime-log...)
+                       are never passed from a pod, and the rest is gated by sbx.json (policy/tenant.c). */
+                    "  pod_annotations = [" SBX_TENANT_ANNOTATIONS_TOML "]\n"
+                    "  container_annotations = [" SBX_TENANT_ANNOTATIONS_TOML "]\n"
                     "  [%s.containerd.runtimes.%s.options]\n"
                     "    BinaryName = \"%s\"\n" BLOCK_END,
                     plugin, o->name, plugin, o->name, o->runtime);

@@ -120,6 +120,8 @@ write_spec (struct run *r, sbx_err *err)
     .container_id = r->id,
     .delegate = r->delegate.kind,
     .note = note,
+    /* The annotations are the local user's own options (--profile): they run their own sandbox. */
+    .annotations_trusted = true,
   };
   json_t *spec = NULL;
   cleanup_free char *buf = NULL;

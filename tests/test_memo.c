@@ -308,10 +308,10 @@ test_memo_notify (void)
 int
 main (void)
 {
-  static const char settings[] = "{\"watcher\":{\"enabled\":false}}";
-  static const char nomemo[] = "{\"watcher\":{\"enabled\":false},\"seccomp_memo\":false}";
-  static const char watch[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"}}";
-  static const char watch_nomemo[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"},\"seccomp_memo\":false}";
+  static const char settings[] = "{\"watcher\":{\"enabled\":false},\"tenants\":{\"allow_profile\":true}}";
+  static const char nomemo[] = "{\"watcher\":{\"enabled\":false},\"seccomp_memo\":false,\"tenants\":{\"allow_profile\":true}}";
+  static const char watch[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"},\"tenants\":{\"allow_profile\":true}}";
+  static const char watch_nomemo[] = "{\"watcher\":{\"socket\":\"/tmp/sbx-test-memo-w.sock\"},\"seccomp_memo\":false,\"tenants\":{\"allow_profile\":true}}";
   sbx_err err;
 
   unsetenv ("SBX_CONFIG");

@@ -35,13 +35,26 @@ parse (const char *s)
   return v;
 }
 
+/* The host's namespaces, as the stage is told: paths under /host/ are the host's, paths under /gone/ cannot be
+   resolved, anything else is another container's. */
+static char last_ns_asked[64];
+static int
+fake_ns_is_host (const char *procname, const char *path, bool *host, sbx_err *err)
+{
+  snprintf (last_ns_asked, sizeof last_ns_asked, "%s", procname);
+  *host = strncmp (path, "/host/", 6) == 0;
+  if (strncmp (path, "/gone/", 6) == 0)
+    return sbx_fail (err, ENOENT, "namespace path %s", path);
+  return 0;
+}
+
 /* Run STAGE on IN with config CFG (JSON or NULL); *OUT gets the spec, the return value the stage's. */
 static int
 stage (int (*fn) (json_t *, struct sbx_policy_ctx *, sbx_err *), const char *in, const char *cfgjson, json_t **out,
        sbx_err *err)
 {
   struct sbx_config cfg = { .root = cfgjson ? parse (cfgjson) : NULL };
-  struct sbx_policy_ctx ctx = { .cfg = &cfg, .container_id = "c1", .note = note };
+  struct sbx_policy_ctx ctx = { .cfg = &cfg, .container_id = "c1", .note = note, .ns_is_host = fake_ns_is_host };
   int rc;
 
   notes = 0;
@@ -113,6 +126,50 @@ test_namespaces (void)
   rc = stage (sbx_stage_namespaces,
               "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\"},\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
               NULL, &s, &err);
+  tap_ok (rc == -1 && err.code == EPERM && strstr (err.msg, "annotation run.sbx.allow-host-ns naming pid")
+              && strstr (err.msg, "\"tenants.allow_host_ns\": \"pid\""),
+          "a tenant's allow-host-ns=pid without sbx.json's allowance: refused, naming the setting: %s", err.msg);
+  json_free (s);
+
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\"},\"linux\":{\"namespaces\":" ALL_NS "}}",
+              NULL, &s, &err);
+  tap_ok (rc == -1 && err.code == EPERM, "the opt-out is refused even where the spec does not need it");
+  json_free (s);
+
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid,mount\",\"io.kubernetes.cri.sandbox-namespace\":"
+              "\"ops\"},\"linux\":{\"namespaces\":[]}}",
+              "{\"tenants\":{\"allow_host_ns\":\"mount\",\"namespaces\":{\"ops\":{\"allow_host_ns\":\"pid\"}}}}", &s,
+              &err);
+  tap_ok (rc == 0, "global and per-namespace allowances add up (mount for all, pid for namespace ops)");
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid,mount\",\"io.kubernetes.cri.sandbox-namespace\":"
+              "\"dev\"},\"linux\":{\"namespaces\":[]}}",
+              "{\"tenants\":{\"allow_host_ns\":\"mount\",\"namespaces\":{\"ops\":{\"allow_host_ns\":\"pid\"}}}}", &s,
+              &err);
+  tap_ok (rc == -1 && err.code == EPERM && strstr (err.msg, "tenants.namespaces.dev.allow_host_ns"),
+          "a pod of another namespace gets the global allowance only: %s", err.msg);
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\",\"io.kubernetes.pod.namespace\":\"ops\"},"
+              "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
+              "{\"tenants\":{\"namespaces\":{\"ops\":{\"allow_host_ns\":\"pid\"}}}}", &s, &err);
+  tap_ok (rc == -1 && err.code == EPERM, "only the annotation sbx.json names tells the namespace");
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\",\"io.kubernetes.pod.namespace\":\"ops\"},"
+              "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
+              "{\"tenants\":{\"namespace_annotation\":\"io.kubernetes.pod.namespace\",\"namespaces\":{\"ops\":"
+              "{\"allow_host_ns\":\"pid\"}}}}",
+              &s, &err);
+  tap_ok (rc == 0, "and it can be another one (CRI-O)");
+  json_free (s);
+
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\"},\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
+              "{\"tenants\":{\"allow_host_ns\":\"pid\"}}", &s, &err);
   tap_ok (rc == 0, "annotation allow-host-ns=pid lets a host-pid container (podman --pid=host) run");
   tap_ok (notes == 1 && last_level == SBX_WARN && strstr (last_note, "shares the host's pid namespace")
               && strstr (last_note, "run.sbx.allow-host-ns"),
@@ -120,14 +177,14 @@ test_namespaces (void)
   json_free (s);
 
   rc = stage (sbx_stage_namespaces,
-              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid, mnt,cgroup\"},\"linux\":{\"namespaces\":[]}}", NULL,
-              &s, &err);
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid, mnt,cgroup\"},\"linux\":{\"namespaces\":[]}}",
+              "{\"tenants\":{\"allow_host_ns\":\"pid,mount,cgroup\"}}", &s, &err);
   tap_ok (rc == 0 && count_ns (s, "cgroup") == 0, "allow-host-ns=pid,mnt,cgroup: no namespace required or added");
   json_free (s);
 
   rc = stage (sbx_stage_namespaces,
               "{\"annotations\":{\"run.sbx.allow-host-ns\":\"net\"},\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
-              NULL, &s, &err);
+              "{\"tenants\":{\"allow_host_ns\":\"network\"}}", &s, &err);
   tap_ok (rc == -1 && err.code == EPERM, "allowing net does not allow pid");
   json_free (s);
 
@@ -143,6 +200,99 @@ test_namespaces (void)
               NULL, &s, &err);
   tap_ok (rc == 0, "joining another container's pid namespace (a pod) is accepted");
   json_free (s);
+
+  /* A namespace given by path is the container's own only when it is not the host's. */
+  {
+    static const char *const types[][2] = { { "pid", "pid" }, { "mount", "mnt" } }; /* OCI, /proc names */
+    for (size_t i = 0; i < 2; i++)
+      {
+        char spec[512];
+        snprintf (spec, sizeof spec,
+                  "{\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+                  "{\"type\":\"%s\",\"path\":\"/host/%s\"}]}}",
+                  types[i][0], types[i][1]);
+        /* find_ns takes the last entry of a type: the one by path. */
+        rc = stage (sbx_stage_namespaces, spec, NULL, &s, &err);
+        tap_ok (rc == -1 && err.code == EPERM && strstr (err.msg, "joins the host's") && strstr (err.msg, types[i][0]),
+                "%s namespace by the host's path: refused as sharing it: %s", types[i][0], err.msg);
+        json_free (s);
+      }
+  }
+  rc = stage (sbx_stage_namespaces,
+              "{\"linux\":{\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\",\"path\":\"/host/pid\"}]}}", NULL,
+              &s, &err);
+  tap_ok (rc == -1 && err.code == EPERM && strstr (err.msg, "joins the host's pid namespace (/host/pid)"),
+          "{type: pid, path: <the host's>} is not a pid namespace: %s", err.msg);
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"annotations\":{\"run.sbx.allow-host-ns\":\"pid\"},"
+              "\"linux\":{\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\",\"path\":\"/host/pid\"}]}}",
+              "{\"tenants\":{\"allow_host_ns\":\"pid\"}}", &s, &err);
+  tap_ok (rc == 0, "joining the host's pid namespace by path where allowed");
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+              "{\"type\":\"cgroup\",\"path\":\"/host/cgroup\"}]}}",
+              NULL, &s, &err);
+  tap_ok (rc == 0 && count_ns (s, "cgroup") == 1
+              && json_find (json_arr_at (json_find (json_find (s, "linux"), "namespaces"), 2), "path") == NULL
+              && strcmp (last_ns_asked, "cgroup") == 0,
+          "the host's cgroup namespace by path: replaced by a new one, as if none was given");
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+              "{\"type\":\"cgroup\",\"path\":\"/proc/42/ns/cgroup\"}]}}",
+              NULL, &s, &err);
+  tap_ok (rc == 0 && json_find (json_arr_at (json_find (json_find (s, "linux"), "namespaces"), 2), "path") != NULL,
+          "another container's cgroup namespace by path is kept");
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/gone/pid\"},{\"type\":\"mount\"}]}}",
+              NULL, &s, &err);
+  tap_ok (rc == -1 && strstr (err.msg, "cannot tell whether /gone/pid"), "a path that cannot be resolved fails closed: %s",
+          err.msg);
+  json_free (s);
+  rc = stage (sbx_stage_namespaces,
+              "{\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+              "{\"type\":\"network\",\"path\":\"/gone/net\"}]}}",
+              NULL, &s, &err);
+  tap_ok (rc == -1 && strstr (err.msg, "/gone/net"), "whatever its type: %s", err.msg);
+  json_free (s);
+
+  /* The real resolver, on this process's own namespaces. */
+  {
+    bool host = false;
+    sbx_err e2 = { 0 };
+    /* This host's pid 1 may hide its namespaces; sbx's own pid namespace here is the initial one. */
+    tap_ok (sbx_ns_is_host ("pid", "/proc/self/ns/pid", &host, &e2) == 0 && host, "the host's pid namespace: %s",
+            e2.msg);
+    host = false;
+    tap_ok (sbx_ns_is_host ("user", "/proc/self/ns/user", &host, &e2) == 0 && host, "the host's user namespace");
+    host = false;
+    tap_ok (sbx_ns_is_host ("mnt", "/proc/self/ns/mnt", &host, &e2) == 0 && host,
+            "sbx's own mount namespace counts as the host's");
+    host = true;
+    tap_ok (sbx_ns_is_host ("pid", "/proc/self/ns/net", &host, &e2) == 0 && !host,
+            "another namespace file is not the host's pid namespace");
+    host = true;
+    tap_ok (sbx_ns_is_host ("pid", "/dev/null", &host, &e2) == 0 && !host, "nor is a file that is no namespace");
+    tap_ok (sbx_ns_is_host ("pid", "/nonexistent/ns", &host, &e2) == -1 && e2.code == ENOENT,
+            "a missing path is an error");
+    /* When sbx-runtime runs in another pid namespace and pid 1's is hidden (EACCES here: references that do not
+       match), the initial pid namespace is still known by its fixed inode.  This test's own is the initial one. */
+    host = false;
+    tap_ok (sbx_ns_is_host_refs ("pid", "/proc/self/ns/pid", "/proc/self/ns/net%.0s", "/proc/self/ns/ipc%.0s", &host,
+                                 &e2)
+                    == 0
+                && host,
+            "the initial pid namespace is the host's by its fixed inode: %s", e2.msg);
+    host = true;
+    tap_ok (sbx_ns_is_host_refs ("mnt", "/proc/self/ns/mnt", "/proc/self/ns/net%.0s", "/proc/self/ns/ipc%.0s", &host,
+                                 &e2)
+                    == 0
+                && !host,
+            "a mount namespace matching no reference is not the host's");
+  }
 
   rc = stage (sbx_stage_namespaces, "{\"linux\":{\"namespaces\":[{\"type\":7}]}}", NULL, &s, &err);
   tap_ok (rc == -1 && err.code == EINVAL, "a namespace whose type is not a string is an error");

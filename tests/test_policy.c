@@ -1,5 +1,6 @@
 /* test_policy.c - the hardening policy on specs in memory: every way an engine can ask for module loading. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +26,28 @@ note (enum sbx_level level, const char *fmt, ...)
 }
 
 /* Apply the whole policy to IN; return the serialized result, or NULL with ERR filled. */
+/* The sbx.json these cases run under: the profile annotation replaces the node's, and opt-outs are allowed, unless a
+   case says otherwise. */
+#define QUIET "\"seccomp_memo\":false,\"watcher\":{\"enabled\":false},"
+static const char *settings = "{" QUIET "\"tenants\":{\"allow_profile\":true,\"allow_nnp_optout\":true}}";
+
 static char *
 harden (const char *in, sbx_err *err)
 {
-  struct sbx_policy_ctx ctx = { .container_id = "t", .note = note };
+  struct sbx_config cfg = { 0 };
+  struct sbx_policy_ctx ctx = { .cfg = &cfg, .container_id = "t", .note = note };
   json_t *spec;
   char *out = NULL;
   size_t len;
 
-  if (json_parse (in, strlen (in), "spec", &spec, err) < 0)
+  if (json_parse (settings, strlen (settings), "settings", &cfg.root, err) < 0
+      || sbx_settings_check (cfg.root, "settings", err) < 0)
     return NULL;
+  if (json_parse (in, strlen (in), "spec", &spec, err) < 0)
+    {
+      sbx_config_free (&cfg);
+      return NULL;
+    }
   /* These cases are about the module block on the engine's own filter: the baseline profile, unless a case
      picks one itself. */
   if (json_is (spec, JSON_OBJECT) && json_annotation (spec, SBX_ANN_PROFILE) == NULL)
@@ -49,6 +62,7 @@ harden (const char *in, sbx_err *err)
   if (sbx_policy_apply_spec (spec, &ctx, err) == 0)
     json_serialize (spec, &out, &len, err);
   json_free (spec);
+  sbx_config_free (&cfg);
   return out;
 }
 
@@ -257,6 +271,32 @@ test_nnp_and_annotations (void)
   out = harden ("{\"annotations\":{\"run.sbx.no-new-privileges\":\"maybe\"}}", &err);
   tap_ok (out == NULL && strstr (err.msg, "run.sbx.no-new-privileges"), "a malformed opt-out is an error");
   free (out);
+
+  /* A tenant's opt-out is refused unless sbx.json allows it, globally or for the pod's namespace. */
+  settings = "{" QUIET "\"tenants\":{}}";
+  out = harden ("{\"annotations\":{\"run.sbx.no-new-privileges\":\"false\"}}", &err);
+  tap_ok (out == NULL && err.code == EPERM && strstr (err.msg, "annotation run.sbx.no-new-privileges=false")
+              && strstr (err.msg, "\"tenants.allow_nnp_optout\": true"),
+          "nnp opt-out without the sbx.json allowance: refused, naming the annotation and the setting: %s", err.msg);
+  free (out);
+  out = harden ("{\"annotations\":{\"run.sbx.no-new-privileges\":\"false\","
+                "\"io.kubernetes.cri.sandbox-namespace\":\"team-a\"}}", &err);
+  tap_ok (out == NULL && strstr (err.msg, "tenants.namespaces.team-a.allow_nnp_optout"),
+          "in a Kubernetes namespace, the refusal names the per-namespace setting too: %s", err.msg);
+  free (out);
+  settings = "{" QUIET "\"tenants\":{\"namespaces\":{\"team-a\":{\"allow_nnp_optout\":true}}}}";
+  s = harden_tree ("{\"process\":{\"noNewPrivileges\":false},\"annotations\":{\"run.sbx.no-new-privileges\":"
+                   "\"false\",\"io.kubernetes.cri.sandbox-namespace\":\"team-a\"}}");
+  tap_ok (s && !json_is_true (at (s, "process.noNewPrivileges")), "allowed for the pods of namespace team-a");
+  json_free (s);
+  out = harden ("{\"annotations\":{\"run.sbx.no-new-privileges\":\"false\","
+                "\"io.kubernetes.cri.sandbox-namespace\":\"team-b\"}}", &err);
+  tap_ok (out == NULL && err.code == EPERM, "and still refused for namespace team-b");
+  free (out);
+  out = harden ("{\"annotations\":{\"run.sbx.no-new-privileges\":\"false\"}}", &err);
+  tap_ok (out == NULL && err.code == EPERM, "and for a container of no namespace");
+  free (out);
+  settings = "{" QUIET "\"tenants\":{\"allow_profile\":true,\"allow_nnp_optout\":true}}";
 }
 
 static void

@@ -257,11 +257,30 @@ test_caps_after_drops (void)
   json_free (s);
   {
     char extra[512];
+    sbx_err e2;
     snprintf (extra, sizeof extra, ",\"annotations\":{\"run.sbx.profile\":\"%s/capcheck.json\"}", dir);
     s = harden (spec_with (NULL, extra), SBX_DELEGATE_RUNC, &err);
+    tap_ok (s == NULL && err.code == EPERM && strstr (err.msg, "may name only a built-in profile"),
+            "an absolute path in a container's annotation is refused: %s", err.msg);
+    json_free (s);
+    /* The node's operator may name any file, in sbx.json. */
     snprintf (path, sizeof path, "%s/capcheck.json", dir);
+    json_set (cfg.root, "profile", json_new_str (path), &e2);
+    s = harden (spec_with (NULL, ""), SBX_DELEGATE_RUNC, &err);
     tap_ok (s && verdict (s, "read", 0, 0, 0) == ALLOW && strcmp (json_annotation (s, SBX_ANN_PROFILE), path) == 0,
-            "an absolute path as the profile, recorded as given");
+            "an absolute path as sbx.json's profile, recorded as given");
+    {
+      /* Hardened again (runc run after create): the recorded path is the node's own, not a tenant's choice. */
+      char *text = NULL;
+      size_t len;
+      json_t *again;
+      json_serialize (s, &text, &len, &e2);
+      again = harden (text, SBX_DELEGATE_RUNC, &err);
+      tap_ok (again != NULL, "and a spec hardened with it hardens again: %s", again ? "" : err.msg);
+      json_free (again);
+      free (text);
+    }
+    json_del (cfg.root, "profile");
     snprintf (path, sizeof path, "%s/strict.json", dir);
     json_free (s);
   }
@@ -270,7 +289,8 @@ test_caps_after_drops (void)
           "an unknown profile refuses the start: %s", err.msg);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"../../etc/passwd\"}"), SBX_DELEGATE_RUNC,
               &err);
-  tap_ok (s == NULL && strstr (err.msg, "invalid profile name"), "a relative path is not a name: %s", err.msg);
+  tap_ok (s == NULL && strstr (err.msg, "may name only a built-in profile"), "a relative path is not a name: %s",
+          err.msg);
   unsetenv ("SBX_PROFILES_DIR");
   unlink (path);
   snprintf (path, sizeof path, "%s/capcheck.json", dir);
@@ -490,6 +510,123 @@ test_real_engine_profile (void)
   sbx_filter_free (&e);
 }
 
+/* Profile files someone named (hole: run.sbx.profile=/abs/path opened any host file as root): opened without
+   following links or blocking, regular, owned by root, not writable by others, bounded; never quoted. */
+static void
+write_file (const char *dir, const char *name, const char *text, mode_t mode)
+{
+  char p[256];
+  FILE *f;
+
+  snprintf (p, sizeof p, "%s/%s", dir, name);
+  f = fopen (p, "w");
+  if (f)
+    {
+      fputs (text, f);
+      fclose (f);
+    }
+  chmod (p, mode);
+}
+
+static int
+tenant_src (const char *name, sbx_err *err)
+{
+  struct sbx_profile_src src;
+  int rc;
+
+  memset (err, 0, sizeof *err);
+  rc = sbx_profile_source_tenant (&cfg, name, &src, err);
+  sbx_profile_src_free (&src);
+  return rc;
+}
+
+static void
+test_profile_files (void)
+{
+  static const char nomkdir[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+                                "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}";
+  char dir[] = "/tmp/sbx-test-pfiles-XXXXXX", p[256], big[4096];
+  json_t *s, *allow;
+  sbx_err err;
+  FILE *f;
+
+  if (mkdtemp (dir) == NULL)
+    return;
+  setenv ("SBX_PROFILES_DIR", dir, 1);
+  write_file (dir, "nomkdir.json", nomkdir, 0644);
+  write_file (dir, "allowall.json", "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}", 0644);
+  write_file (dir, "secret.json", "TOPSECRET-3141 not json", 0644);
+  write_file (dir, "groupw.json", nomkdir, 0664);
+  write_file (dir, "other.json", nomkdir, 0644);
+  snprintf (p, sizeof p, "%s/other.json", dir);
+  tap_ok (chown (p, 1000, 1000) == 0, "setup: a profile owned by uid 1000");
+  snprintf (p, sizeof p, "%s/fifo.json", dir);
+  mkfifo (p, 0644);
+  snprintf (p, sizeof p, "%s/link.json", dir);
+  tap_ok (symlink ("/etc/shadow", p) == 0, "setup: a symlink to /etc/shadow");
+  snprintf (p, sizeof p, "%s/big.json", dir);
+  f = fopen (p, "w");
+  memset (big, ' ', sizeof big);
+  for (int i = 0; f && i < 300; i++)
+    fwrite (big, 1, sizeof big, f);
+  if (f)
+    fclose (f);
+
+  /* A FIFO must not hang the start: bounded by an alarm that would kill the test. */
+  alarm (10);
+  tap_ok (tenant_src ("fifo", &err) < 0 && strstr (err.msg, "not a regular file"), "a FIFO is refused at once: %s",
+          err.msg);
+  alarm (0);
+  tap_ok (tenant_src ("link", &err) < 0 && err.code == ELOOP, "a symlink is not followed: %s", err.msg);
+  tap_ok (tenant_src ("groupw", &err) < 0 && strstr (err.msg, "writable by group"), "a group-writable file: %s",
+          err.msg);
+  tap_ok (tenant_src ("other", &err) < 0 && strstr (err.msg, "owned by uid 1000"), "a file another user owns: %s",
+          err.msg);
+  tap_ok (tenant_src ("big", &err) < 0 && err.code == EFBIG, "a file over 1 MiB: %s", err.msg);
+  tap_ok (tenant_src ("/etc/passwd", &err) < 0 && err.code == EPERM && strstr (err.msg, "may name only"),
+          "an absolute path from a container: %s", err.msg);
+  tap_ok (tenant_src ("a..b", &err) < 0 && err.code == EPERM, "'..' anywhere in a name");
+  s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"secret\"}"), SBX_DELEGATE_RUNC, &err);
+  tap_ok (s == NULL && strstr (err.msg, "secret.json") && strstr (err.msg, "TOPSECRET") == NULL,
+          "a malformed profile's error names the file, never its contents: %s", err.msg);
+  json_free (s);
+
+  /* Without sbx.json's allowance a container's profile is applied on top of the node's: it only tightens. */
+  allow = json_take (cfg.root, "tenants");
+  s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"nomkdir\"}"), SBX_DELEGATE_RUNC, &err);
+  tap_ok (s && verdict (s, "mkdir", 0, 0, 0) == ERRNO (13) && verdict (s, "kexec_load", 0, 0, 0) != ALLOW
+              && verdict (s, "read", 0, 0, 0) == ALLOW,
+          "a stricter profile tightens the node's default (mkdir refused, the default's refusals kept)");
+  tap_is_str (s ? json_annotation (s, SBX_ANN_PROFILE) : NULL, "nomkdir", "and is recorded as asked");
+  json_free (s);
+  s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"allowall\"}"), SBX_DELEGATE_RUNC, &err);
+  tap_ok (s && verdict (s, "kexec_load", 0, 0, 0) != ALLOW && verdict (s, "acct", 0, 0, 0) != ALLOW,
+          "an allow-all profile does not loosen the node's default");
+  json_free (s);
+  s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"baseline\"}"), SBX_DELEGATE_RUNC, &err);
+  tap_ok (s && verdict (s, "acct", 0, 0, 0) != ALLOW, "nor does the built-in baseline");
+  json_free (s);
+  json_set (cfg.root, "tenants", allow, &err);
+  s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"allowall\"}"), SBX_DELEGATE_RUNC, &err);
+  tap_ok (s && verdict (s, "acct", 0, 0, 0) == ALLOW, "with tenants.allow_profile it replaces the node's profile");
+  json_free (s);
+
+  /* The directory itself must be the owner's alone. */
+  chmod (dir, 0777);
+  tap_ok (tenant_src ("nomkdir", &err) < 0 && strstr (err.msg, "must be the owner's alone"),
+          "a profiles_dir others can write is refused: %s", err.msg);
+  chmod (dir, 0700);
+  setenv ("SBX_PROFILES_DIR", "/nonexistent/sbx-profiles", 1);
+  for (const char *const *n = (const char *const[]){ "nomkdir", "allowall", "secret", "groupw", "other", "fifo",
+                                                     "link", "big", NULL };
+       *n; n++)
+    {
+      snprintf (p, sizeof p, "%s/%s.json", dir, *n);
+      unlink (p);
+    }
+  rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -498,7 +635,7 @@ main (void)
   unsetenv ("SBX_CONFIG");
   {
     /* These tests are about the filter: no watcher turns the module block into a notification. */
-    static const char settings[] = "{\"watcher\":{\"enabled\":false}}";
+    static const char settings[] = "{\"watcher\":{\"enabled\":false},\"tenants\":{\"allow_profile\":true}}";
     sbx_err err;
     if (json_parse (settings, sizeof settings - 1, "settings", &cfg.root, &err) < 0)
       return 1;
@@ -513,6 +650,7 @@ main (void)
   test_notify_rule ();
   test_cache ();
   test_inexact_refuses_more ();
+  test_profile_files ();
   test_real_engine_profile ();
   return tap_done ();
 }

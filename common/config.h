@@ -22,6 +22,7 @@ enum sbx_cfg_type
   SBX_CFG_STR,
   SBX_CFG_BOOL,
   SBX_CFG_INT,
+  SBX_CFG_STRLIST, /* an array of strings */
 };
 struct sbx_setting
 {

@@ -66,11 +66,14 @@ const struct sbx_setting sbx_settings[] = {
   { "run.cgroup.memory", SBX_CFG_STR, NULL, "no limit", "aggregate memory limit of all sandboxes (e.g. \"2g\")" },
   { "run.cgroup.pids", SBX_CFG_INT, "0", NULL, "aggregate pids limit of all sandboxes (0: none)" },
   { "run.cgroup.cpus", SBX_CFG_STR, NULL, "no limit", "aggregate CPU limit of all sandboxes (e.g. \"1.5\")" },
+  { "host.module_allowlist", SBX_CFG_STRLIST, NULL, "none",
+    "modules this host may have loaded (sbx doctor --host flags any other)" },
   { NULL, 0, NULL, NULL, NULL },
 };
 
 static const char *const type_names[] = { [SBX_CFG_STR] = "a string", [SBX_CFG_BOOL] = "a boolean (true or false)",
-                                           [SBX_CFG_INT] = "an integer" };
+                                           [SBX_CFG_INT] = "an integer",
+                                           [SBX_CFG_STRLIST] = "an array of strings" };
 
 /* Whether the dotted KEY matches PATTERN, where a pattern segment "*" matches any one segment.  With PREFIX, KEY
    need only match the pattern's first segments (KEY is an object on the way to settings). */
@@ -119,6 +122,13 @@ type_ok (const json_t *v, enum sbx_cfg_type t)
       return json_is (v, JSON_BOOL);
     case SBX_CFG_INT:
       return json_num_int (v, &n);
+    case SBX_CFG_STRLIST:
+      if (!json_is (v, JSON_ARRAY))
+        return false;
+      for (size_t i = 0; i < json_arr_len (v); i++)
+        if (!json_is (json_arr_at (v, i), JSON_STRING))
+          return false;
+      return true;
     }
   return false;
 }

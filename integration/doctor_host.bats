@@ -93,7 +93,7 @@ teardown () {
   run "$SBX" doctor --host --no-probe
   echo "$output"
   [ "$status" -eq 2 ]
-  [[ "$output" == *"host.module_allowlist must be an array"* ]]
+  [[ "$output" == *"host.module_allowlist"*"must be an array"* ]]
   echo '{"host": {"module_allowlist": []}}' >"$SBX_CONFIG"
   run "$SBX" doctor --host --no-probe --json
   [ "$status" -eq 0 ]

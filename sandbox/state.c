@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "sandbox.h"
+#include "unpack.h"
 
 #define OWNER_FILE "owner"
 #define DELEGATE_FILE "delegate"
@@ -122,23 +122,26 @@ sbx_run_dir_free (struct sbx_run_dir *d)
   memset (d, 0, sizeof *d);
 }
 
-static int
-rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  (void) st;
-  (void) ftw;
-  if (flag == FTW_DP)
-    return rmdir (path) < 0 && errno != ENOENT ? -1 : 0;
-  return unlink (path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 int
 sbx_run_dir_remove (const char *path, sbx_err *err)
 {
-  /* FTW_MOUNT: never cross into a mount (the root is mounted in private namespaces only, but a run dir is
-     removed only once nothing of it should be mounted anywhere; refuse to follow if something is). */
-  if (nftw (path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
-    return err ? sbx_fail (err, errno, "remove run directory %s", path) : -1;
+  cleanup_free char *dir = strdup (path);
+  const char *base = strrchr (path, '/');
+  cleanup_close int dirfd = -1;
+  sbx_err local;
+
+  if (err == NULL)
+    err = &local;
+  if (dir == NULL || base == NULL || base[1] == '\0')
+    return sbx_fail (err, dir ? EINVAL : ENOMEM, "remove run directory %s", path);
+  dir[base - path] = '\0';
+  /* The parent is sbx's own state directory; below it every step is fd-relative and never follows a name swapped
+     for a symlink, nor crosses into a mount (sbx_tree_remove_at). */
+  dirfd = open (*dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return errno == ENOENT ? 0 : sbx_fail (err, errno, "remove run directory %s", path);
+  if (sbx_tree_remove_at (dirfd, base + 1, err) < 0)
+    return sbx_wrap (err, "remove run directory %s", path);
   return 0;
 }
 

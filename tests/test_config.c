@@ -98,7 +98,8 @@ test_load (void)
 static void
 test_docs (void)
 {
-  static const char *const types[] = { [SBX_CFG_STR] = "string", [SBX_CFG_BOOL] = "bool", [SBX_CFG_INT] = "int" };
+  static const char *const types[] = { [SBX_CFG_STR] = "string", [SBX_CFG_BOOL] = "bool", [SBX_CFG_INT] = "int",
+                                       [SBX_CFG_STRLIST] = "strings" };
   cleanup_free char *doc = NULL;
   size_t len, nrows = 0, nkeys = 0;
   bool all = true;
@@ -133,7 +134,8 @@ test_docs (void)
 static void
 scan_file (const char *path, regex_t *re, size_t *calls, bool *all)
 {
-  static const char *const types[] = { [SBX_CFG_STR] = "str", [SBX_CFG_BOOL] = "bool", [SBX_CFG_INT] = "int" };
+  static const char *const types[] = { [SBX_CFG_STR] = "str", [SBX_CFG_BOOL] = "bool", [SBX_CFG_INT] = "int",
+                                       [SBX_CFG_STRLIST] = "strings" };
   cleanup_free char *text = NULL;
   regmatch_t m[3];
   size_t len;

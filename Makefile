@@ -133,9 +133,32 @@ demo:
 bench: all
 	hack/bench.sh
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
+# Man pages: docs/man/*.scd rendered with scdoc; sbx.json(5)'s settings come from docs/settings.md's table, which
+# build/tests/test_config checks against the code.  integration/manpages.bats checks them against --help.
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN_SRCS := $(wildcard docs/man/*.scd)
+MAN_PAGES := $(patsubst docs/man/%.scd,$(B)/man/%,$(MAN_SRCS))
+man: $(MAN_PAGES)
+$(B)/man/sbx.json.5: docs/man/sbx.json.5.scd docs/man/settings.awk docs/settings.md
+	@mkdir -p $(dir $@)
+	awk -f docs/man/settings.awk docs/settings.md >$@.settings
+	awk -v f=$@.settings '$$0 == "%SETTINGS%" { while ((getline l <f) > 0) print l; next } { print }' $< | scdoc >$@.tmp
+	rm -f $@.settings
+	mv $@.tmp $@
+$(B)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp
+	mv $@.tmp $@
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 bin/sbx-runtime bin/sbx $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(B)/man/sbx.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(B)/man/sbx.json.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(B)/man/sbx-runtime.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 completion/sbx.bash $(DESTDIR)$(BASHCOMPDIR)/sbx
 
 deps:
 	hack/install-deps.sh
@@ -146,5 +169,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRCS) shim/*.c shim/*.h common/*.h oci/*.h policy/*.h profiles/*.h tests/*.c
 
-.PHONY: fuzz fuzz-build fuzz-objs mutate all unit check demo bench install deps clean format
+.PHONY: fuzz fuzz-build fuzz-objs mutate all unit man check demo bench install deps clean format
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

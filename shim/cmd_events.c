@@ -169,14 +169,14 @@ sbx_cmd_events (int argc, char **argv)
         f.json = true;
       else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
         {
-          printf ("usage: sbx events [--follow] [--json] [ID]\n");
+          printf ("usage: sbx events [-f|--follow] [--json] [ID]\n");
           return 0;
         }
       else if (argv[i][0] != '-' && f.id == NULL)
         f.id = argv[i];
       else
         {
-          fprintf (stderr, "usage: sbx events [--follow] [--json] [ID]\n");
+          fprintf (stderr, "usage: sbx events [-f|--follow] [--json] [ID]\n");
           return 2;
         }
     }

@@ -167,7 +167,7 @@ static int
 usage (void)
 {
   fprintf (stderr, "usage: sbx doctor --host [--json] [--fail-on=ok|info|low|medium|high|critical] "
-                   "[--baseline FILE] [--root DIR] [--no-probe] [--verbose]\n");
+                   "[--baseline FILE] [--root DIR] [--no-probe] [-v|--verbose]\n");
   return 2;
 }
 

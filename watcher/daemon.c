@@ -207,7 +207,7 @@ leave_engine_cgroup (void)
 static int
 usage (FILE *out)
 {
-  fprintf (out, "usage: sbx watch [--daemon] [--mode default|syscalls] [--idle-exit SECONDS]\n"
+  fprintf (out, "usage: sbx watch [-d|--daemon] [--mode default|syscalls] [--idle-exit SECONDS]\n"
                 "       sbx watch --status|--stop|--restart\n"
                 "       sbx watch --unpin\n"
                 "Runs the module-load watcher in the foreground (--daemon: in the background).\n");

@@ -137,3 +137,12 @@ subcommands() {
 	rm "$T/events.jsonl"
 	[ -z "$(comp sbx events '')" ]
 }
+
+@test "make install puts the completion where bash-completion loads it on demand" {
+	make -C "$REPO" -s install DESTDIR="$T/dest" PREFIX=/usr >/dev/null
+	cmp "$REPO/completion/sbx.bash" "$T/dest/usr/share/bash-completion/completions/sbx"
+	run env XDG_DATA_DIRS="$T/dest/usr/share" BASH_COMPLETION_USER_DIR="$T/none" bash --norc --noprofile -c \
+		'. /usr/share/bash-completion/bash_completion; __load_completion sbx && complete -p sbx'
+	[ "$status" -eq 0 ]
+	[ "$output" = "complete -F _sbx sbx" ]
+}

@@ -133,3 +133,14 @@ same() {
 		sed -nE 's/^ +([a-z_.*]+) \((string|bool|int|strings), default: .*\)$/\1/p' | sort -u)
 	same "settings" "$bin" "$doc"
 }
+
+@test "make install puts the pages under PREFIX/share/man, where man finds them" {
+	make -C "$REPO" -s install DESTDIR="$T/dest" PREFIX=/usr >/dev/null
+	for p in man1/sbx.1 man8/sbx-runtime.8 man5/sbx.json.5; do
+		cmp "$MAN/${p#*/}" "$T/dest/usr/share/man/$p"
+		[ "$(stat -c %a "$T/dest/usr/share/man/$p")" = 644 ]
+	done
+	[ "$(MANPATH="$T/dest/usr/share/man" man -w 5 sbx.json)" = "$T/dest/usr/share/man/man5/sbx.json.5" ]
+	[ "$(MANPATH="$T/dest/usr/share/man" man -w 8 sbx-runtime)" = "$T/dest/usr/share/man/man8/sbx-runtime.8" ]
+	MANPATH="$T/dest/usr/share/man" MANWIDTH=100 man 1 sbx 2>/dev/null | grep -q 'sbx doctor --host'
+}

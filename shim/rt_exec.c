@@ -26,8 +26,8 @@ container_nnp_optout (struct sbx_rt *rt, const char *id)
   sbx_err err;
 
   argv[n++] = NULL;
-  if (rt->g.root)
-    argv[n++] = "--root", argv[n++] = (char *) rt->g.root;
+  if (rt->a.g.root)
+    argv[n++] = "--root", argv[n++] = (char *) rt->a.g.root;
   argv[n++] = "state";
   argv[n++] = (char *) id;
   argv[n] = NULL;
@@ -43,7 +43,7 @@ container_nnp_optout (struct sbx_rt *rt, const char *id)
 int
 sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
 {
-  struct sbx_cmdline cl;
+  const struct sbx_cmdline *cl = &rt->a.cl;
   struct sbx_policy_ctx ctx = { .cfg = &rt->cfg, .delegate = rt->delegate.kind };
   const char *process_path;
   bool drop[SBX_MAX_OPTS] = { false }, has_nnp = false;
@@ -52,21 +52,21 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   char **argv;
   int w, k;
 
-  if (sbx_parse_cmd (rt->argc, rt->argv, rt->g.cmd_index + 1, sbx_exec_flags, true, &cl, err) < 0)
-    return sbx_wrap (err, "exec");
-  if (sbx_cmd_has (&cl, "help") || cl.first_positional < 0)
-    return 0;
-  id = ctx.container_id = rt->argv[cl.first_positional];
+  id = ctx.container_id = rt->a.id;
 
-  for (int i = 0; i < cl.nopts; i++)
+  for (int i = 0; i < cl->nopts; i++)
     {
-      const struct sbx_opt *o = &cl.opts[i];
-      if (strcmp (o->flag->name, "cap") == 0 && sbx_cap_is_forbidden (o->value))
+      const struct sbx_opt *o = &cl->opts[i];
+      if (strcmp (sbx_opt_name (o), "cap") == 0 && sbx_cap_is_forbidden (o->value))
         {
+          /* A word holding other options too (crun: "-dc CAP") cannot lose just this one. */
+          if (o->shared)
+            return sbx_fail (err, EPERM, "exec in %s: capability %s refused, inside the combined option '%s'", id,
+                             o->value, rt->argv[o->index]);
           sbx_log (SBX_WARN, "sbx: exec in %s: capability %s refused", id, o->value);
           drop[i] = true;
         }
-      else if (strcmp (o->flag->name, "no-new-privs") == 0)
+      else if (strcmp (sbx_opt_name (o), "no-new-privs") == 0)
         {
           /* Every form is replaced by one plain --no-new-privs below, unless the container opted out. */
           if (optout < 0)
@@ -75,7 +75,7 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
         }
     }
 
-  process_path = sbx_cmd_value (&cl, "process");
+  process_path = rt->a.process;
   if (process_path)
     {
       struct sbx_doc doc;
@@ -102,17 +102,17 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   argv = calloc (rt->argc + 2, sizeof *argv);
   if (argv == NULL)
     return sbx_fail (err, ENOMEM, "exec in %s", id);
-  for (w = 0; w <= rt->g.cmd_index; w++)
+  for (w = 0; w <= rt->a.g.cmd_index; w++)
     argv[w] = rt->argv[w];
   if (!has_nnp && optout == 0)
     argv[w++] = "--no-new-privs";
-  for (int r = rt->g.cmd_index + 1; r < rt->argc;)
+  for (int r = rt->a.g.cmd_index + 1; r < rt->argc;)
     {
-      for (k = 0; k < cl.nopts && cl.opts[k].index != r; k++)
+      for (k = 0; k < cl->nopts && cl->opts[k].index != r; k++)
         ;
-      if (k < cl.nopts && drop[k])
+      if (k < cl->nopts && drop[k])
         {
-          r += cl.opts[k].nargs;
+          r += cl->opts[k].nargs;
           continue;
         }
       argv[w++] = rt->argv[r++];

@@ -1,6 +1,7 @@
 /* rt_exec.c - `exec`: the new process gets no CAP_SYS_MODULE and keeps no_new_privs, whatever the engine asked. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -40,6 +41,33 @@ container_nnp_optout (struct sbx_rt *rt, const char *id)
   return optout;
 }
 
+/* Harden the --process document in place, or, when it came through a pipe (`-p <(...)`, "/dev/fd/N"), into a sealed
+   memfd: *NEW_ARG then gets the "--process=/proc/self/fd/M" that hands it to the delegate. */
+static int
+harden_process_file (struct sbx_rt *rt, struct sbx_policy_ctx *ctx, int *optout, char **new_arg, sbx_err *err)
+{
+  const char *path = rt->a.process;
+  int pfd = sbx_fd_path (path), rc;
+  struct sbx_doc doc = { .dirfd = -1 };
+
+  *new_arg = NULL;
+  if ((pfd >= 0 ? sbx_doc_read_fd (pfd, path, &doc, err) : sbx_doc_open_path (path, &doc, err)) < 0)
+    {
+      sbx_doc_close (&doc);
+      return -1;
+    }
+  doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);
+  if (*optout < 0 && !json_is_true (json_find (doc.root, "noNewPrivileges")))
+    *optout = container_nnp_optout (rt, ctx->container_id);
+  rc = sbx_policy_apply_process (doc.root, *optout > 0, ctx, err);
+  if (rc == 0)
+    rc = sbx_doc_save (&doc, err);
+  if (rc == 0 && pfd >= 0 && asprintf (new_arg, "--process=%s", doc.path) < 0)
+    rc = sbx_fail (err, ENOMEM, "%s", path);
+  sbx_doc_close (&doc);
+  return rc;
+}
+
 int
 sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
 {
@@ -48,6 +76,7 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   const char *process_path;
   bool drop[SBX_MAX_OPTS] = { false }, has_nnp = false;
   int optout = -1; /* unknown until needed */
+  char *new_process = NULL; /* lives until the exec */
   const char *id;
   char **argv;
   int w, k;
@@ -78,34 +107,33 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   process_path = rt->a.process;
   if (process_path)
     {
-      struct sbx_doc doc;
-      int rc;
-
-      if (sbx_doc_open_path (process_path, &doc, err) < 0)
-        return sbx_wrap (err, "exec in %s", id);
-      doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);
-      if (optout < 0 && !json_is_true (json_find (doc.root, "noNewPrivileges")))
-        optout = container_nnp_optout (rt, id);
-      rc = sbx_policy_apply_process (doc.root, optout > 0, &ctx, err);
-      if (rc == 0)
-        rc = sbx_doc_save (&doc, err);
-      sbx_doc_close (&doc);
-      if (rc < 0)
+      if (harden_process_file (rt, &ctx, &optout, &new_process, err) < 0)
         return sbx_wrap (err, "exec in %s", id);
       has_nnp = true; /* the process document carries it; runc and crun ignore the flag then */
+      /* A process document read from a pipe now lives in a memfd: every --process gives way to one naming it. */
+      for (int i = 0; new_process && i < cl->nopts; i++)
+        if (strcmp (sbx_opt_name (&cl->opts[i]), "process") == 0)
+          {
+            if (cl->opts[i].shared)
+              return sbx_fail (err, EINVAL, "exec in %s: give --process on its own, not inside '%s'", id,
+                               rt->argv[cl->opts[i].index]);
+            drop[i] = true;
+          }
     }
   else if (optout < 0)
     /* Without --process crun does not inherit the container's no_new_privs (runc does): say it explicitly. */
     optout = container_nnp_optout (rt, id);
 
   /* Rebuild argv: refused options out, --no-new-privs in right after the subcommand. */
-  argv = calloc (rt->argc + 2, sizeof *argv);
+  argv = calloc (rt->argc + 3, sizeof *argv);
   if (argv == NULL)
     return sbx_fail (err, ENOMEM, "exec in %s", id);
   for (w = 0; w <= rt->a.g.cmd_index; w++)
     argv[w] = rt->argv[w];
   if (!has_nnp && optout == 0)
     argv[w++] = "--no-new-privs";
+  if (new_process)
+    argv[w++] = new_process;
   for (int r = rt->a.g.cmd_index + 1; r < rt->argc;)
     {
       for (k = 0; k < cl->nopts && cl->opts[k].index != r; k++)

@@ -85,7 +85,8 @@ static const struct sbx_flag crun_exec[] = {
    "help" and "h" to runc. */
 static const char *const runc_pass[] = { "checkpoint", "delete", "events", "features", "kill", "list", "pause",
                                          "ps", "resume", "spec", "start", "state", "update", "help", "h", NULL };
-static const char *const crun_pass[] = { "checkpoint", "delete", "features", "kill", "list", "pause", "ps",
+/* crun 1.8 has no events: it refuses it itself, as an engine expects. */
+static const char *const crun_pass[] = { "checkpoint", "delete", "events", "features", "kill", "list", "pause", "ps",
                                          "resume", "spec", "start", "state", "update", NULL };
 
 const struct sbx_syntax_tables sbx_tables[2] = {

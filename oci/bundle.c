@@ -109,6 +109,9 @@ sbx_doc_read_fd (int fd, const char *what, struct sbx_doc *doc, sbx_err *err)
   /* A pipe (bash's <(...)) or a file the caller opened; a terminal, socket or device would block or never end. */
   if (!S_ISFIFO (doc->st.st_mode) && !S_ISREG (doc->st.st_mode))
     return sbx_fail (err, EINVAL, "%s is neither a pipe nor a regular file", what);
+  /* The delegate would open /dev/fd/N afresh, from the start of a regular file: read it from there too. */
+  if (S_ISREG (doc->st.st_mode) && lseek (fd, 0, SEEK_SET) < 0)
+    return sbx_fail (err, errno, "%s: seek", what);
   sbx_heap_expect (256u << 10); /* a process document is small; the size is unknown before reading */
   if (sbx_read_fd (fd, SBX_SPEC_MAX, what, &buf, &len, err) < 0)
     return -1;

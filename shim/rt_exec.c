@@ -68,6 +68,39 @@ harden_process_file (struct sbx_rt *rt, struct sbx_policy_ctx *ctx, int *optout,
   return rc;
 }
 
+/* Rebuild argv: the options marked in DROP out, ADD1 and ADD2 (when not NULL) in right after the subcommand. */
+static int
+rebuild_argv (struct sbx_rt *rt, const bool *drop, char *add1, char *add2, sbx_err *err)
+{
+  const struct sbx_cmdline *cl = &rt->a.cl;
+  char **argv = calloc (rt->argc + 3, sizeof *argv);
+  int w, k;
+
+  if (argv == NULL)
+    return sbx_fail (err, ENOMEM, "exec in %s", rt->a.id);
+  for (w = 0; w <= rt->a.g.cmd_index; w++)
+    argv[w] = rt->argv[w];
+  if (add1)
+    argv[w++] = add1;
+  if (add2)
+    argv[w++] = add2;
+  for (int r = rt->a.g.cmd_index + 1; r < rt->argc;)
+    {
+      for (k = 0; k < cl->nopts && cl->opts[k].index != r; k++)
+        ;
+      if (k < cl->nopts && drop[k])
+        {
+          r += cl->opts[k].nargs;
+          continue;
+        }
+      argv[w++] = rt->argv[r++];
+    }
+  argv[w] = NULL;
+  rt->argv = argv; /* lives until the exec */
+  rt->argc = w;
+  return 0;
+}
+
 int
 sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
 {
@@ -78,8 +111,6 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   int optout = -1; /* unknown until needed */
   char *new_process = NULL; /* lives until the exec */
   const char *id;
-  char **argv;
-  int w, k;
 
   id = ctx.container_id = rt->a.id;
 
@@ -124,29 +155,5 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
     /* Without --process crun does not inherit the container's no_new_privs (runc does): say it explicitly. */
     optout = container_nnp_optout (rt, id);
 
-  /* Rebuild argv: refused options out, --no-new-privs in right after the subcommand. */
-  argv = calloc (rt->argc + 3, sizeof *argv);
-  if (argv == NULL)
-    return sbx_fail (err, ENOMEM, "exec in %s", id);
-  for (w = 0; w <= rt->a.g.cmd_index; w++)
-    argv[w] = rt->argv[w];
-  if (!has_nnp && optout == 0)
-    argv[w++] = "--no-new-privs";
-  if (new_process)
-    argv[w++] = new_process;
-  for (int r = rt->a.g.cmd_index + 1; r < rt->argc;)
-    {
-      for (k = 0; k < cl->nopts && cl->opts[k].index != r; k++)
-        ;
-      if (k < cl->nopts && drop[k])
-        {
-          r += cl->opts[k].nargs;
-          continue;
-        }
-      argv[w++] = rt->argv[r++];
-    }
-  argv[w] = NULL;
-  rt->argv = argv; /* lives until the exec */
-  rt->argc = w;
-  return 0;
+  return rebuild_argv (rt, drop, !has_nnp && optout == 0 ? "--no-new-privs" : NULL, new_process, err);
 }

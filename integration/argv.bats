@@ -207,3 +207,46 @@ shape_words() { sed -e "s#B1#$T/b1#g" -e "s#\bP\b#$T/pid#g" -e "s#\bL\b#$T/log.j
 		created "$d" >/dev/null
 	done
 }
+
+@test "differential, exec: the process file the delegate runs is the one sbx sanitized" {
+	local d s words id plain reading through want
+	for n in one two; do
+		jq -n --arg n "$n" '{cwd: "/", noNewPrivileges: false, args: ["/bin/sh", "-c",
+			("echo " + $n + "; grep ^NoNewPrivs /proc/self/status")]}' >"$T/p-$n.json"
+	done
+	local shapes=(
+		"exec -p P1 ID"
+		"exec --process=P1 ID"
+		"exec -pP1 ID"
+		"exec --proc P1 ID"
+		"exec --process P1 -p P2 ID"
+		"exec -p=P1 ID"
+		"exec ID -p P2"
+		"exec --process P1 ID --process P2"
+	)
+	for d in $DELEGATES; do
+		id=$(new_id argvx-$d)
+		sbx_rt "$d" run -d --bundle "$T/b1" "$id" </dev/null >/dev/null 2>&1
+		for s in "${shapes[@]}"; do
+			words=$(sed -e "s#P1#$T/p-one.json#g" -e "s#P2#$T/p-two.json#g" -e "s#ID#$id#g" <<<"$s")
+			# shellcheck disable=SC2086
+			plain=$(timeout 20 "$d" --root "$T/root" $words 2>/dev/null </dev/null | head -1) || true
+			# shellcheck disable=SC2086
+			reading=$("$EXPLAIN" --explain "$d" --root "$T/root" $words)
+			# shellcheck disable=SC2086
+			through=$(SBX_RUNTIME=$d timeout 20 "$SBX_RT" --root "$T/root" $words 2>&1 </dev/null) || true
+			echo "# $d [$s]: delegate ran: ${plain:-nothing}; sbx: $reading" >&3
+			case "$plain" in
+			one | two)
+				want="process=$T/p-$plain.json"
+				[[ "$reading" == "refuse"* || "$reading" == *"$want" ]] ||
+					{ echo "$d [$s]: the delegate ran $plain, sbx read: $reading"; false; }
+				;;
+			esac
+			if grep -qx "one\|two" <<<"$through"; then
+				grep -qx "NoNewPrivs:	1" <<<"$through" || { echo "$d [$s]: unsanitized: $through"; false; }
+			fi
+		done
+		plain "$d" delete --force "$id"
+	done
+}

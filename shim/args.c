@@ -107,7 +107,12 @@ go_parse (char **argv, const int *order, int n, const struct sbx_flag *flags, st
       if (cl->nopts == SBX_MAX_OPTS)
         return sbx_fail (err, E2BIG, "more than %d options", SBX_MAX_OPTS);
       o = &cl->opts[cl->nopts++];
-      *o = (struct sbx_opt){ .flag = f, .value = eq ? eq + 1 : NULL, .index = order[p], .nargs = 1 };
+      *o = (struct sbx_opt){ .flag = f, .value = eq ? eq + 1 : NULL, .index = order[p], .nargs = 1,
+                             .by_alias = !(f->name && strlen (f->name) == len && strncmp (f->name, name, len) == 0) };
+      /* urfave/cli refuses a flag given under two of its names ("Cannot use two forms of the same flag"). */
+      for (int k = 0; k < cl->nopts - 1; k++)
+        if (cl->opts[k].flag == f && cl->opts[k].by_alias != o->by_alias)
+          return sbx_fail (err, EINVAL, "'%s': the same option under two names", s);
       p++;
       if (f->arg == SBX_NOARG)
         {

@@ -48,6 +48,7 @@ struct sbx_opt
   int index;         /* argv index of the word holding the option */
   int nargs;         /* words it used: 1 for --x=v, -xv or --x, 2 for --x v */
   bool shared;       /* the word holds other options too (argp: -dt) */
+  bool by_alias;     /* Go: given by its one-letter alias (-b for --bundle) */
 };
 
 #define SBX_MAX_OPTS 64

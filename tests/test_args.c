@@ -149,6 +149,9 @@ test_subcommands (void)
   READS (ARGP, ARGV ("exec", "-tp/p.json", "id"), "harden exec id=id process=-"); /* -t takes "p/p.json" */
   READS (ARGP, ARGV ("exec", "-dp/p.json", "id"), "harden exec id=id process=/p.json");
   READS (GO, ARGV ("exec", "id", "-p", "/p.json"), "harden exec id=id process=-");
+  READS (GO, ARGV ("exec", "--process", "/a", "-p", "/b", "id"), "refuse"); /* urfave: two forms of one flag */
+  READS (ARGP, ARGV ("exec", "--process", "/a", "-p", "/b", "id"), "harden exec id=id process=/b");
+  READS (GO, ARGV ("exec", "-p", "/a", "-p", "/b", "id"), "harden exec id=id process=/b");
 
   /* A delegate of unknown kind: both readings must agree. */
   READS (ANY, ARGV ("--root", "/r", "create", "--bundle", "/b", "x"), "harden create bundle=/b id=x");

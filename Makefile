@@ -30,7 +30,7 @@ CFLAGS += $(EXTRA_CFLAGS)
 
 B := build
 LIB_SRCS := $(wildcard common/*.c oci/*.c policy/*.c profiles/*.c)
-SHIM_COMMON := shim/args.c shim/delegate.c
+SHIM_COMMON := shim/args.c shim/args_tables.c shim/delegate.c
 RT_SRCS := shim/runtime.c $(wildcard shim/rt_*.c)
 # The watcher daemon and the engine-less sandbox are only in the human CLI.
 SBX_SRCS := shim/sbx.c $(wildcard shim/cmd_*.c shim/install_*.c shim/doctor_*.c watcher/*.c sandbox/*.c)

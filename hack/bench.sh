@@ -170,7 +170,7 @@ fi
 cp "$d/config.json" "$d/bundle/config.json"
 
 # The other parts append their own sections.
-for extra in hack/bench-seccomp.sh hack/bench-watch.sh hack/bench-run.sh; do
+for extra in hack/bench-seccomp.sh hack/bench-watch.sh hack/bench-run.sh hack/bench-keys.sh; do
 	[ -x "$extra" ] && BENCH_TMP="$d" "$extra" >>"$d/report.md"
 done
 cp "$d/report.md" "$OUT"

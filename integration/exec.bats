@@ -55,14 +55,17 @@ cap_eff_of_output() { awk '$1=="CapEff:" {print $2}' <<<"$output"; }
 }
 
 @test "exec --no-new-privs=false does not lift no_new_privs (unless the container opted out)" {
-	for d in $DELEGATES; do
-		local id
-		id=$(start_container "$d")
-		run sbx_rt "$d" exec --no-new-privs=false "$id" /bin/sbx-probe nnp
-		[ "$status" -eq 0 ] || { show; false; }
-		expect_line "nnp 1"
-		sbx_rt "$d" delete --force "$id"
-	done
+	local id
+	id=$(start_container runc)
+	run sbx_rt runc exec --no-new-privs=false "$id" /bin/sbx-probe nnp
+	[ "$status" -eq 0 ] || { show; false; }
+	expect_line "nnp 1"
+	sbx_rt runc delete --force "$id"
+	# crun's argp refuses a value on a flag; so does sbx, reading argv as crun does.
+	id=$(start_container crun)
+	run sbx_rt crun exec --no-new-privs=false "$id" /bin/sbx-probe nnp
+	[ "$status" -ne 0 ] && [[ "$output" == *"takes no value"* ]] || { show; false; }
+	sbx_rt crun delete --force "$id"
 	sbx_allow_tenants '{"allow_nnp_optout": true}'
 	bundle_edit '.annotations["run.sbx.no-new-privileges"]="false" | .process.noNewPrivileges=false'
 	local id

@@ -476,6 +476,24 @@ record_reporting (json_t *spec, struct sbx_policy_ctx *ctx, const char *monitor,
   return 0;
 }
 
+/* Whether the engine's filter notifies anywhere: its default action or any rule's. */
+static bool
+has_notify_rule (const json_t *seccomp)
+{
+  const json_t *syscalls = json_find (seccomp, "syscalls");
+  const char *def = json_str (json_find (seccomp, "defaultAction"));
+
+  if (def && strcmp (def, "SCMP_ACT_NOTIFY") == 0)
+    return true;
+  for (size_t i = 0; i < json_arr_len (syscalls); i++)
+    {
+      const char *act = json_str (json_find (json_arr_at (syscalls, i), "action"));
+      if (act && strcmp (act, "SCMP_ACT_NOTIFY") == 0)
+        return true;
+    }
+  return false;
+}
+
 int
 sbx_notify_plan (const json_t *spec, const json_t *engine_seccomp, struct sbx_policy_ctx *ctx, sbx_err *err)
 {
@@ -500,6 +518,16 @@ sbx_notify_plan (const json_t *spec, const json_t *engine_seccomp, struct sbx_po
                  "container %s: module-load monitoring off: the engine set its own seccomp listener (%s); module "
                  "syscalls keep a plain EPERM rule",
                  id, json_str (engine_listener));
+      return 0;
+    }
+  /* Rules that notify with nowhere to notify: runc and crun refuse such a filter.  sbx's listener would make it
+     valid and hand the engine's syscalls to a watcher that does not own them; leave it for the delegate to refuse. */
+  if ((engine_listener == NULL || !*json_str (engine_listener)) && has_notify_rule (engine_seccomp))
+    {
+      ctx->note (SBX_WARN,
+                 "container %s: module-load monitoring off: linux.seccomp has SCMP_ACT_NOTIFY rules but no "
+                 "listenerPath (the delegate refuses that); module syscalls keep a plain EPERM rule",
+                 id);
       return 0;
     }
   /* No configuration means no runtime around this policy (unit tests, profile tools): no watcher to consult. */

@@ -12,32 +12,21 @@
 int
 sbx_rt_create (struct sbx_rt *rt, bool is_run, sbx_err *err)
 {
-  struct sbx_cmdline cl;
   struct sbx_doc doc;
   struct sbx_policy_ctx ctx = {
     .cfg = &rt->cfg,
     .delegate = rt->delegate.kind,
-    .runtime_log = rt->g.log,
-    .runtime_log_format = rt->g.log_format,
+    .runtime_log = rt->a.g.log,
+    .runtime_log_format = rt->a.g.log_format,
     .containerd_address = getenv ("GRPC_ADDRESS"),
     .containerd_namespace = getenv ("NAMESPACE"),
+    .container_id = rt->a.id,
   };
-  const char *bundle;
+  /* The bundle and id as the delegate reads them (sbx_argv_parse mirrors its parser). */
+  const char *bundle = rt->a.bundle;
   int rc;
 
-  if (sbx_parse_cmd (rt->argc, rt->argv, rt->g.cmd_index + 1, is_run ? sbx_run_flags : sbx_create_flags, false,
-                     &cl, err)
-      < 0)
-    return sbx_wrap (err, "%s", rt->cmd);
-  if (sbx_cmd_has (&cl, "help"))
-    return 0;
-  if (cl.first_positional < 0)
-    return 0; /* the delegate explains the missing container id; nothing is created */
-  ctx.container_id = rt->argv[cl.first_positional];
-  bundle = sbx_cmd_value (&cl, "bundle");
-  if (bundle == NULL || *bundle == '\0')
-    bundle = ".";
-
+  (void) is_run;
   if (sbx_doc_open (bundle, "config.json", &doc, err) < 0)
     return sbx_wrap (err, "container %s", ctx.container_id);
   doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);

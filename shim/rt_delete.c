@@ -18,7 +18,7 @@ int sbx_rt_delete (struct sbx_rt *rt);
 static const char *
 container_id (struct sbx_rt *rt)
 {
-  for (int i = rt->g.cmd_index + 1; i < rt->argc; i++)
+  for (int i = rt->a.g.cmd_index + 1; i < rt->argc; i++)
     if (rt->argv[i][0] != '-')
       return rt->argv[i];
   return NULL;

@@ -17,7 +17,7 @@ struct sbx_rt
 {
   int argc;
   char **argv;
-  struct sbx_globals g;
+  struct sbx_argv a; /* how the delegate reads argv (rt_exec may rebuild argv; indices refer to the original) */
   struct sbx_config cfg;
   struct sbx_delegate delegate;
   const char *cmd;

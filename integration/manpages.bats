@@ -106,22 +106,28 @@ same() {
 
 @test "sbx-runtime(8) lists exactly the global flags sbx-runtime parses, and every create/run/exec flag it accepts" {
 	local bin doc text f n=0
-	bin=$(sed -n '/global_flags\[\] = {/,/^};/p' "$REPO/shim/args.c" | grep -oE '\{ "[a-z-]+"' | sed 's/{ "/--/; s/"//' | sort -u)
+	# The global tables of both delegates (shim/args_tables.c), less the options sbx refuses (SBX_F_REFUSE).
+	bin=$(sed -n '/^static const struct sbx_flag \(runc\|crun\)_global\[\] = {/,/^};/p' "$REPO/shim/args_tables.c" |
+		grep -v SBX_F_REFUSE | grep -oE '(F \(|\{ )"[a-z-]+"' | grep -oE '"[a-z-]+"' | tr -d '"' | sed 's/^/--/' | sort -u)
 	[ "$(echo "$bin" | wc -l)" -ge 9 ]
 	doc=$(awk '/^# / { on = ($0 == "# GLOBAL OPTIONS") } on && /^\*-/' "$REPO/docs/man/sbx-runtime.8.scd" |
 		grep -oE '\*--?[a-z][a-z-]*' | tr -d '*' | sort -u)
 	same "sbx-runtime global flags" "$bin" "$doc"
 	text=$(render "$MAN/sbx-runtime.8")
 	# Every flag of the create, run and exec tables (long and short), and every command sbx-runtime acts on.
-	for f in $(sed -n '/#define COMMON_CREATE_FLAGS/,/^find_flag/p' "$REPO/shim/args.c" |
-		grep -oE "\\{ \"[a-z-]+\", ('.'|0)" | sed -E "s/\\{ \"([a-z-]+)\", ('(.)'|0)/--\\1 -\\3/; s/ -$//"); do
+	for f in $(sed -n '/^static const struct sbx_flag \(runc\|crun\)_\(create\|run\|exec\)\[\]/,/^};/p; /^#define \(RUNC\|CRUN\)_CREATE/,/[^\\]$/p' \
+		"$REPO/shim/args_tables.c" | grep -oE "FS? \(\"[a-z-]+\"(, '.')?" | sed -E "s/FS? \(\"([a-z-]+)\"(, '(.)')?/--\1 -\3/; s/ -$//"); do
 		grep -qE -- "(^| )$f(,|\\.| |/|$)" <<<"$text" || { echo "sbx-runtime.8 does not name $f"; false; }
 		n=$((n + 1))
 	done
 	[ "$n" -ge 35 ]
-	for f in $(grep -oE 'strcmp \(rt\.cmd, "[a-z]+"\)' "$REPO/shim/runtime.c" | grep -oE '"[a-z]+"' | tr -d '"'); do
+	# The subcommands sbx-runtime acts on: the known[] table of sbx_argv_parse.
+	n=0
+	for f in $(sed -n '/} known\[\] = {/,/};/p' "$REPO/shim/args.c" | grep -oE '\{ "[a-z]+", SBX_CMD_' | grep -oE '"[a-z]+"' | tr -d '"'); do
+		n=$((n + 1))
 		grep -qE "^ +([a-z, ]+, )?$f(,|$)" <<<"$text" || { echo "sbx-runtime.8 has no entry for the command $f"; false; }
 	done
+	[ "$n" -ge 6 ]
 	"$SBX_RT" --version | grep -q '^sbx-runtime version'
 }
 

@@ -75,7 +75,7 @@ struct sbx_globals
 int sbx_parse_globals (enum sbx_syntax syn, int argc, char **argv, struct sbx_globals *g, sbx_err *err);
 
 /* What sbx-runtime does with a command line. */
-enum sbx_action
+enum sbx_rt_action
 {
   SBX_ACT_HARDEN,  /* create, run or exec: harden, then hand on */
   SBX_ACT_PASS,    /* a subcommand on the list of those that start nothing from a spec, or help */
@@ -97,7 +97,7 @@ enum sbx_cmd
 struct sbx_argv
 {
   enum sbx_syntax syntax;
-  enum sbx_action action;
+  enum sbx_rt_action action;
   enum sbx_cmd cmd;
   struct sbx_globals g;
   struct sbx_cmdline cl; /* create, run and exec */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -136,22 +138,100 @@ sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mod
   return sbx_write_replace (dirfd, name, data, len, mode, uid, gid, true, err);
 }
 
+/* Temporary files of sbx_write_replace are ".NAME.sbx-<48 bits>", locked (flock) by their writer from before
+   they have a name until the writer exits.  A writer killed in between (SIGKILL, OOM, power) leaves one: the next
+   write of NAME in that directory removes every such file whose lock is free, and leaves alone those of writers
+   still at work (50 creates sharing a memo directory). */
+static void
+reap_stale_temps (int dirfd, const char *name)
+{
+  char prefix[256];
+  size_t plen;
+  struct dirent *de;
+  DIR *d;
+  int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0)
+    return;
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return;
+    }
+  plen = (size_t) snprintf (prefix, sizeof prefix, ".%s.sbx-", name);
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int t = -1;
+      struct stat st;
+
+      if (strncmp (de->d_name, prefix, plen) != 0)
+        continue;
+      t = openat (dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (t < 0 || fstat (t, &st) < 0 || !S_ISREG (st.st_mode) || flock (t, LOCK_EX | LOCK_NB) < 0)
+        continue;
+      unlinkat (dirfd, de->d_name, 0);
+    }
+  closedir (d);
+}
+
+/* An unnamed file in DIRFD (O_TMPFILE): until it is linked, a crash leaves nothing at all.  -1 where the file
+   system has no O_TMPFILE. */
+static int
+open_unnamed (int dirfd)
+{
+  int fd = openat (dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+  if (fd >= 0 && flock (fd, LOCK_EX) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Give the unnamed file FD the name TMP in DIRFD: through /proc (any user; AT_EMPTY_PATH needs
+   CAP_DAC_READ_SEARCH), then AT_EMPTY_PATH where /proc is absent. */
+static int
+link_unnamed (int fd, int dirfd, const char *tmp)
+{
+  char proc[64];
+
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0)
+    return 0;
+  return linkat (fd, "", dirfd, tmp, AT_EMPTY_PATH);
+}
+
 int
 sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                    bool sync, sbx_err *err)
 {
   char tmp[256];
   cleanup_close int fd = -1;
+  bool named = false;
 
-  /* The temporary file is created with O_EXCL|O_NOFOLLOW, so nothing planted in the directory can redirect the
-     write; its name only has to be new, and a taken one is replaced by another. */
-  for (int attempt = 0; fd < 0; attempt++)
+  reap_stale_temps (dirfd, name);
+  fd = open_unnamed (dirfd);
+  /* The temporary's name is only for the rename; it is created with O_EXCL|O_NOFOLLOW (an unnamed file is linked
+     the same way), so nothing planted in the directory can redirect the write, and a taken name is replaced by
+     another. */
+  for (int attempt = 0;; attempt++)
     {
       uint64_t tag = temp_tag ();
 
       snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, tag & (uint64_t) 0xffffffffffff);
+      if (fd >= 0)
+        break;
       fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0 && (errno != EEXIST || attempt == 16))
+      if (fd >= 0)
+        {
+          named = true;
+          if (flock (fd, LOCK_EX) < 0)
+            goto fail;
+          break;
+        }
+      if (errno != EEXIST || attempt == 16)
         return sbx_fail (err, errno, "create temporary file %s", tmp);
     }
   if (sbx_write_all (fd, data, len) < 0)
@@ -160,6 +240,15 @@ sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mo
     goto fail;
   if (fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0))
     goto fail;
+  for (int attempt = 0; !named; attempt++)
+    {
+      if (link_unnamed (fd, dirfd, tmp) == 0)
+        named = true;
+      else if (errno != EEXIST || attempt == 16)
+        goto fail;
+      else
+        snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, temp_tag () & (uint64_t) 0xffffffffffff);
+    }
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     goto fail;
   return 0;
@@ -167,7 +256,8 @@ sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mo
 fail:
   {
     int saved = errno;
-    unlinkat (dirfd, tmp, 0);
+    if (named)
+      unlinkat (dirfd, tmp, 0);
     return sbx_fail (err, saved, "write %s atomically", name);
   }
 }

@@ -58,11 +58,14 @@ fault() {
 # leftovers DIR...: temporaries sbx could have left (".NAME.sbx-*"), one per line.
 leftovers() { find "$@" -maxdepth 1 -name '.*.sbx-*' 2>/dev/null || true; }
 
+# holds FILE CHECK: FILE is one whole JSON document satisfying the jq CHECK (jq -e alone passes an empty file).
+holds() { jq -es "length == 1 and (.[0] | $2)" "$1" >/dev/null 2>&1; }
+
 # The document DOC after a fault: byte for byte the old one (ORIG), or the new one whole and hardened (JQ check).
 old_or_new() {
 	local doc=$1 orig=$2 check=$3
 	cmp -s "$doc" "$orig" && return 0
-	jq -e "$check" "$doc" >/dev/null || { echo "$doc is neither the old document nor a hardened one:"; head -c 300 "$doc"; return 1; }
+	holds "$doc" "$check" || { echo "$doc is neither the old document nor a hardened one:"; head -c 300 "$doc"; return 1; }
 }
 
 # (What the filter holds is test_policy's and test_profile's business; here: sbx's rewrite, whole.)
@@ -79,7 +82,7 @@ judge() {
 	local what="$mode at step $n ($(grep -o 'step [0-9]*: .*' <<<"$output" | head -1))"
 	old_or_new "$doc" "$orig" "$check" || { echo "$what"; return 1; }
 	if [ -e "$SEEN" ]; then
-		jq -e "$check" "$SEEN" >/dev/null || { echo "$what: the delegate ran with an unhardened document"; return 1; }
+		holds "$SEEN" "$check" || { echo "$what: the delegate ran with an unhardened document"; return 1; }
 	fi
 	case $mode in
 	kill)
@@ -187,7 +190,7 @@ concurrent_creates() {
 	for i in $(seq 1 50); do
 		if wait "${pids[$((i - 1))]}"; then
 			created=$((created + 1))
-			jq -e "$HARDENED_SPEC" "$T/b$i/config.json" >/dev/null || { echo "$i: created unhardened"; false; }
+			holds "$T/b$i/config.json" "$HARDENED_SPEC" || { echo "$i: created unhardened"; false; }
 			[ "$(plain "$d" state "$d-conc-$$-$i" | jq -r .status)" = created ] || { echo "$i: no container"; false; }
 		else
 			refused=$((refused + 1))

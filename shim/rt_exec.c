@@ -78,11 +78,14 @@ sbx_rt_exec (struct sbx_rt *rt, sbx_err *err)
   process_path = sbx_cmd_value (&cl, "process");
   if (process_path)
     {
-      struct sbx_doc doc;
+      struct sbx_doc doc = { .dirfd = -1 };
       int rc;
 
       if (sbx_doc_open_path (process_path, &doc, err) < 0)
-        return sbx_wrap (err, "exec in %s", id);
+        {
+          sbx_doc_close (&doc); /* what it read before refusing */
+          return sbx_wrap (err, "exec in %s", id);
+        }
       doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);
       if (optout < 0 && !json_is_true (json_find (doc.root, "noNewPrivileges")))
         optout = container_nnp_optout (rt, id);

@@ -22,6 +22,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,31 +164,17 @@ errno_by_name (const char *s)
   exit (125);
 }
 
-int
-main (int argc, char **argv)
+/* What to do, and the count so far. */
+static int inject_errno, inject_at, kill_at, steps, execs;
+
+/* Fork PROGRAM under the filter; its pid, its pidfd in *PIDFD and the listener in *LISTENER. */
+static pid_t
+spawn (char **prog, int *pidfd, int *listener)
 {
-  int inject_errno = 0, at = 0, kill_at = 0, i, sv[2], listener, pidfd, status, steps = 0, execs = 0;
+  int sv[2];
   char byte = 0;
   pid_t child;
 
-  for (i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
-    {
-      if (strcmp (argv[i], "--under") == 0 && i + 1 < argc && nunder < MAX_UNDER)
-        under[nunder++] = argv[++i];
-      else if (strcmp (argv[i], "--errno") == 0 && i + 1 < argc)
-        inject_errno = errno_by_name (argv[++i]);
-      else if (strcmp (argv[i], "--at") == 0 && i + 1 < argc)
-        at = atoi (argv[++i]);
-      else if (strcmp (argv[i], "--kill-at") == 0 && i + 1 < argc)
-        kill_at = atoi (argv[++i]);
-      else
-        {
-          fprintf (stderr, "usage: sbx-fault [--under DIR]... [--errno NAME --at N | --kill-at N] -- PROGRAM ARG...\n");
-          return 125;
-        }
-    }
-  if (i + 1 >= argc)
-    return fprintf (stderr, "sbx-fault: no program\n"), 125;
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     die ("socketpair");
   child = fork ();
@@ -202,25 +189,87 @@ main (int argc, char **argv)
       if (send (sv[1], &fd, sizeof fd, 0) != sizeof fd || recv (sv[1], &byte, 1, 0) != 1)
         _exit (125);
       close (fd);
-      execvp (argv[i + 1], argv + i + 1);
-      die (argv[i + 1]);
+      execvp (prog[0], prog);
+      die (prog[0]);
     }
   close (sv[1]);
-  pidfd = (int) syscall (SYS_pidfd_open, child, 0);
-  if (pidfd < 0 || read (sv[0], &listener, sizeof listener) != sizeof listener)
+  *pidfd = (int) syscall (SYS_pidfd_open, child, 0);
+  if (*pidfd < 0 || read (sv[0], listener, sizeof *listener) != sizeof *listener)
     die ("child setup");
-  listener = (int) syscall (SYS_pidfd_getfd, pidfd, listener, 0);
-  if (listener < 0 || write (sv[0], "g", 1) != 1)
+  *listener = (int) syscall (SYS_pidfd_getfd, *pidfd, *listener, 0);
+  if (*listener < 0 || write (sv[0], "g", 1) != 1)
     die ("pidfd_getfd");
   close (sv[0]);
+  return child;
+}
 
+/* Decide one notification REQ of the program CHILD: fill RESP; false when the program was killed instead. */
+static bool
+decide (pid_t child, int pidfd, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+  char path[4096];
+  size_t w;
+
+  resp->id = req->id;
+  resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  for (w = 0; w < NWATCHED && watched[w].nr != req->data.nr; w++)
+    ;
+  if ((pid_t) req->pid != child || execs >= 2 || w == NWATCHED)
+    return true;
+  if (watched[w].nr == SYS_execve || watched[w].nr == SYS_execveat)
+    {
+      execs++;
+      return true;
+    }
+  target_path (req->pid, &req->data, w, path, sizeof path);
+  if (!is_under (path))
+    return true;
+  steps++;
+  if (kill_at && steps == kill_at)
+    {
+      fprintf (stderr, "sbx-fault: SIGKILL at step %d: %s %s\n", steps, watched[w].name, path);
+      syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+      return false; /* the call never returns */
+    }
+  if (inject_errno && steps == inject_at)
+    {
+      fprintf (stderr, "sbx-fault: %s at step %d: %s %s\n", strerror (inject_errno), steps, watched[w].name, path);
+      resp->flags = 0;
+      resp->error = -inject_errno;
+    }
+  return true;
+}
+
+int
+main (int argc, char **argv)
+{
+  int i, listener, pidfd, status;
+  pid_t child;
+
+  for (i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
+    {
+      if (strcmp (argv[i], "--under") == 0 && i + 1 < argc && nunder < MAX_UNDER)
+        under[nunder++] = argv[++i];
+      else if (strcmp (argv[i], "--errno") == 0 && i + 1 < argc)
+        inject_errno = errno_by_name (argv[++i]);
+      else if (strcmp (argv[i], "--at") == 0 && i + 1 < argc)
+        inject_at = atoi (argv[++i]);
+      else if (strcmp (argv[i], "--kill-at") == 0 && i + 1 < argc)
+        kill_at = atoi (argv[++i]);
+      else
+        {
+          fprintf (stderr, "usage: sbx-fault [--under DIR]... [--errno NAME --at N | --kill-at N] -- PROGRAM ARG...\n");
+          return 125;
+        }
+    }
+  if (i + 1 >= argc)
+    return fprintf (stderr, "sbx-fault: no program\n"), 125;
+  child = spawn (argv + i + 1, &pidfd, &listener);
   for (;;)
     {
       struct seccomp_notif req;
       struct seccomp_notif_resp resp;
       struct pollfd pfd = { .fd = listener, .events = POLLIN };
-      size_t w;
-      char path[4096];
 
       if (waitpid (child, &status, WNOHANG) == child)
         break;
@@ -232,43 +281,13 @@ main (int argc, char **argv)
         {
           if (errno == EINTR || errno == ENOENT)
             continue;
-          /* Every watched process is gone (the listener has no one left to hear). */
           if (waitpid (child, &status, 0) == child)
             break;
           die ("notification");
         }
       memset (&resp, 0, sizeof resp);
-      resp.id = req.id;
-      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-      for (w = 0; w < NWATCHED && watched[w].nr != req.data.nr; w++)
-        ;
-      if ((pid_t) req.pid == child && execs < 2 && w < NWATCHED)
-        {
-          if (watched[w].nr == SYS_execve || watched[w].nr == SYS_execveat)
-            execs++;
-          else
-            {
-              target_path (req.pid, &req.data, w, path, sizeof path);
-              if (is_under (path))
-                {
-                  steps++;
-                  if (kill_at && steps == kill_at)
-                    {
-                      fprintf (stderr, "sbx-fault: SIGKILL at step %d: %s %s\n", steps, watched[w].name, path);
-                      syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                      continue; /* the call never returns */
-                    }
-                  if (inject_errno && steps == at)
-                    {
-                      fprintf (stderr, "sbx-fault: %s at step %d: %s %s\n", strerror (inject_errno), steps,
-                               watched[w].name, path);
-                      resp.flags = 0;
-                      resp.error = -inject_errno;
-                    }
-                }
-            }
-        }
-      ioctl (listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+      if (decide (child, pidfd, &req, &resp))
+        ioctl (listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     }
   fprintf (stderr, "sbx-fault: steps %d\n", steps);
   if (WIFSIGNALED (status))

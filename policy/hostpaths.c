@@ -203,7 +203,7 @@ ro_add_under (struct ro_list *ro, const char *src, const char *dest, const char 
 static int
 ro_add_bind (struct ro_list *ro, const char *src, const char *dest, sbx_err *err)
 {
-  size_t cl = strlen (HOST_CGROUP);
+  size_t cl = strlen (HOST_CGROUP), sl = strlen (src);
 
   for (size_t i = 0; i < SBX_ARRAY_SIZE (proc_paths); i++)
     if (ro_add_under (ro, src, dest, proc_paths[i], err) < 0)
@@ -211,12 +211,12 @@ ro_add_bind (struct ro_list *ro, const char *src, const char *dest, sbx_err *err
   for (size_t i = 0; i < SBX_ARRAY_SIZE (sys_paths); i++)
     if (ro_add_under (ro, src, dest, sys_paths[i], err) < 0)
       return -1;
-  /* SRC at or above /sys/fs/cgroup: every hierarchy below; SRC one hierarchy: its own release_agent. */
-  if (strncmp (HOST_CGROUP, src, strlen (src)) == 0 && (src[1] == '\0' || HOST_CGROUP[strlen (src)] == '/'
-                                                        || HOST_CGROUP[strlen (src)] == '\0'))
+  /* SRC at or above /sys/fs/cgroup ("/", "/sys", ...): every hierarchy below; SRC one hierarchy: its own. */
+  if (strcmp (src, "/") == 0
+      || (strncmp (HOST_CGROUP, src, sl) == 0 && (HOST_CGROUP[sl] == '/' || HOST_CGROUP[sl] == '\0')))
     {
       cleanup_free char *at = NULL;
-      if (asprintf (&at, "%s%s", dest, HOST_CGROUP + (src[1] ? strlen (src) : 0)) < 0)
+      if (asprintf (&at, "%s%s", dest, strcmp (src, "/") == 0 ? HOST_CGROUP : &HOST_CGROUP[sl]) < 0)
         return sbx_fail (err, ENOMEM, "linux.readonlyPaths");
       return ro_add_release_agents (ro, at, false, err);
     }

@@ -203,52 +203,91 @@ link_unnamed (int fd, int dirfd, const char *tmp)
   return linkat (fd, "", dirfd, tmp, AT_EMPTY_PATH);
 }
 
+static void
+temp_name (char tmp[256], const char *name)
+{
+  snprintf (tmp, 256, ".%s.sbx-%012" PRIx64, name, temp_tag () & (uint64_t) 0xffffffffffff);
+}
+
+/* A new temporary TMP in DIRFD, created with O_EXCL|O_NOFOLLOW (nothing planted in the directory can redirect the
+   write; a taken name is replaced by another) and locked at once. */
+static int
+open_named (int dirfd, const char *name, char tmp[256])
+{
+  for (int attempt = 0;; attempt++)
+    {
+      int fd;
+
+      temp_name (tmp, name);
+      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd >= 0 && flock (fd, LOCK_EX) < 0)
+        {
+          int saved = errno;
+          unlinkat (dirfd, tmp, 0);
+          close (fd);
+          errno = saved;
+          return -1;
+        }
+      if (fd >= 0 || errno != EEXIST || attempt == 16)
+        return fd;
+    }
+}
+
+/* Give the unnamed file FD a new temporary name TMP in DIRFD (O_EXCL semantics: linkat never replaces). */
+static int
+name_unnamed (int fd, int dirfd, const char *name, char tmp[256])
+{
+  for (int attempt = 0;; attempt++)
+    {
+      temp_name (tmp, name);
+      if (link_unnamed (fd, dirfd, tmp) == 0)
+        return 0;
+      if (errno != EEXIST || attempt == 16)
+        return -1;
+    }
+}
+
+static int
+fill (int fd, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid, bool sync)
+{
+  if (sbx_write_all (fd, data, len) < 0)
+    return -1;
+  if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
+    return -1;
+  return fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0) ? -1 : 0;
+}
+
 int
 sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                    bool sync, sbx_err *err)
 {
-  char tmp[256];
+  char tmp[256] = "";
   cleanup_close int fd = -1;
   bool named = false;
 
   reap_stale_temps (dirfd, name);
   fd = open_unnamed (dirfd);
-  /* The temporary's name is only for the rename; it is created with O_EXCL|O_NOFOLLOW (an unnamed file is linked
-     the same way), so nothing planted in the directory can redirect the write, and a taken name is replaced by
-     another. */
-  for (int attempt = 0;; attempt++)
+  if (fd >= 0)
     {
-      uint64_t tag = temp_tag ();
-
-      snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, tag & (uint64_t) 0xffffffffffff);
-      if (fd >= 0)
-        break;
-      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd >= 0)
+      if (fill (fd, data, len, mode, uid, gid, sync) < 0)
+        goto fail;
+      if (name_unnamed (fd, dirfd, name, tmp) == 0)
         {
           named = true;
-          if (flock (fd, LOCK_EX) < 0)
-            goto fail;
-          break;
+          goto rename;
         }
-      if (errno != EEXIST || attempt == 16)
-        return sbx_fail (err, errno, "create temporary file %s", tmp);
-    }
-  if (sbx_write_all (fd, data, len) < 0)
-    goto fail;
-  if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
-    goto fail;
-  if (fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0))
-    goto fail;
-  for (int attempt = 0; !named; attempt++)
-    {
-      if (link_unnamed (fd, dirfd, tmp) == 0)
-        named = true;
-      else if (errno != EEXIST || attempt == 16)
+      if (errno == ENOSPC || errno == EDQUOT || errno == EIO)
         goto fail;
-      else
-        snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, temp_tag () & (uint64_t) 0xffffffffffff);
+      /* No /proc and no CAP_DAC_READ_SEARCH to link it: a named temporary from the start instead. */
+      close (fd);
     }
+  fd = open_named (dirfd, name, tmp);
+  if (fd < 0)
+    return sbx_fail (err, errno, "create temporary file %s", tmp);
+  named = true;
+  if (fill (fd, data, len, mode, uid, gid, sync) < 0)
+    goto fail;
+rename:
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     goto fail;
   return 0;

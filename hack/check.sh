@@ -63,6 +63,9 @@ if make -s -j2 B=$san BIN=$san/bin SANITIZE=address,undefined $san/bin/sbx-runti
 	SBX_RT=$PWD/$san/bin/sbx-runtime SBX=$PWD/$san/bin/sbx PROBE=$PWD/$san/sbx-probe \
 		suite "sanitized bats: runtime exec refusal compat" 1200 \
 		bats --tap integration/runtime.bats integration/exec.bats integration/refusal.bats integration/compat.bats
+	# Every error path of the write-back, by fault injection (about 30 s).
+	SBX_RT=$PWD/$san/bin/sbx-runtime suite "sanitized bats: faults (ENOSPC, EIO)" 600 \
+		bats --tap --filter 'ENOSPC|EIO|exec' integration/faults.bats
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if [ -n "$(ls -A "$san/reports")" ]; then
 		head -n 60 "$san"/reports/*

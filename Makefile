@@ -138,13 +138,13 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 bin/sbx-runtime bin/sbx $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BIN)/sbx-runtime $(BIN)/sbx $(DESTDIR)$(BINDIR)/
 
 deps:
 	hack/install-deps.sh
 
 clean:
-	rm -rf $(B) bin
+	rm -rf $(B) $(BIN)
 
 format:
 	clang-format -i $(LIB_SRCS) shim/*.c shim/*.h common/*.h oci/*.h policy/*.h profiles/*.h tests/*.c

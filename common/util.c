@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -136,30 +138,156 @@ sbx_write_atomic (int dirfd, const char *name, const char *data, size_t len, mod
   return sbx_write_replace (dirfd, name, data, len, mode, uid, gid, true, err);
 }
 
+/* Temporary files of sbx_write_replace are ".NAME.sbx-<48 bits>", locked (flock) by their writer from before
+   they have a name until the writer exits.  A writer killed in between (SIGKILL, OOM, power) leaves one: the next
+   write of NAME in that directory removes every such file whose lock is free, and leaves alone those of writers
+   still at work (50 creates sharing a memo directory). */
+static void
+reap_stale_temps (int dirfd, const char *name)
+{
+  char prefix[256];
+  size_t plen;
+  struct dirent *de;
+  DIR *d;
+  int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0)
+    return;
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return;
+    }
+  plen = (size_t) snprintf (prefix, sizeof prefix, ".%s.sbx-", name);
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int t = -1;
+      struct stat st;
+
+      if (strncmp (de->d_name, prefix, plen) != 0)
+        continue;
+      t = openat (dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (t < 0 || fstat (t, &st) < 0 || !S_ISREG (st.st_mode) || flock (t, LOCK_EX | LOCK_NB) < 0)
+        continue;
+      unlinkat (dirfd, de->d_name, 0);
+    }
+  closedir (d);
+}
+
+/* An unnamed file in DIRFD (O_TMPFILE): until it is linked, a crash leaves nothing at all.  -1 where the file
+   system has no O_TMPFILE. */
+static int
+open_unnamed (int dirfd)
+{
+  int fd = openat (dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+  if (fd >= 0 && flock (fd, LOCK_EX) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Give the unnamed file FD the name TMP in DIRFD: through /proc (any user; AT_EMPTY_PATH needs
+   CAP_DAC_READ_SEARCH), then AT_EMPTY_PATH where /proc is absent. */
+static int
+link_unnamed (int fd, int dirfd, const char *tmp)
+{
+  char proc[64];
+
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0)
+    return 0;
+  return linkat (fd, "", dirfd, tmp, AT_EMPTY_PATH);
+}
+
+static void
+temp_name (char tmp[256], const char *name)
+{
+  snprintf (tmp, 256, ".%s.sbx-%012" PRIx64, name, temp_tag () & (uint64_t) 0xffffffffffff);
+}
+
+/* A new temporary TMP in DIRFD, created with O_EXCL|O_NOFOLLOW (nothing planted in the directory can redirect the
+   write; a taken name is replaced by another) and locked at once. */
+static int
+open_named (int dirfd, const char *name, char tmp[256])
+{
+  for (int attempt = 0;; attempt++)
+    {
+      int fd;
+
+      temp_name (tmp, name);
+      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd >= 0 && flock (fd, LOCK_EX) < 0)
+        {
+          int saved = errno;
+          unlinkat (dirfd, tmp, 0);
+          close (fd);
+          errno = saved;
+          return -1;
+        }
+      if (fd >= 0 || errno != EEXIST || attempt == 16)
+        return fd;
+    }
+}
+
+/* Give the unnamed file FD a new temporary name TMP in DIRFD (O_EXCL semantics: linkat never replaces). */
+static int
+name_unnamed (int fd, int dirfd, const char *name, char tmp[256])
+{
+  for (int attempt = 0;; attempt++)
+    {
+      temp_name (tmp, name);
+      if (link_unnamed (fd, dirfd, tmp) == 0)
+        return 0;
+      if (errno != EEXIST || attempt == 16)
+        return -1;
+    }
+}
+
+static int
+fill (int fd, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid, bool sync)
+{
+  if (sbx_write_all (fd, data, len) < 0)
+    return -1;
+  if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
+    return -1;
+  return fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0) ? -1 : 0;
+}
+
 int
 sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                    bool sync, sbx_err *err)
 {
-  char tmp[256];
+  char tmp[256] = "";
   cleanup_close int fd = -1;
+  bool named = false;
 
-  /* The temporary file is created with O_EXCL|O_NOFOLLOW, so nothing planted in the directory can redirect the
-     write; its name only has to be new, and a taken one is replaced by another. */
-  for (int attempt = 0; fd < 0; attempt++)
+  reap_stale_temps (dirfd, name);
+  fd = open_unnamed (dirfd);
+  if (fd >= 0)
     {
-      uint64_t tag = temp_tag ();
-
-      snprintf (tmp, sizeof tmp, ".%s.sbx-%012" PRIx64, name, tag & (uint64_t) 0xffffffffffff);
-      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0 && (errno != EEXIST || attempt == 16))
-        return sbx_fail (err, errno, "create temporary file %s", tmp);
+      if (fill (fd, data, len, mode, uid, gid, sync) < 0)
+        goto fail;
+      if (name_unnamed (fd, dirfd, name, tmp) == 0)
+        {
+          named = true;
+          goto rename;
+        }
+      if (errno == ENOSPC || errno == EDQUOT || errno == EIO)
+        goto fail;
+      /* No /proc and no CAP_DAC_READ_SEARCH to link it: a named temporary from the start instead. */
+      close (fd);
     }
-  if (sbx_write_all (fd, data, len) < 0)
+  fd = open_named (dirfd, name, tmp);
+  if (fd < 0)
+    return sbx_fail (err, errno, "create temporary file %s", tmp);
+  named = true;
+  if (fill (fd, data, len, mode, uid, gid, sync) < 0)
     goto fail;
-  if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown (fd, uid, gid) < 0)
-    goto fail;
-  if (fchmod (fd, mode & 07777) < 0 || (sync && fdatasync (fd) < 0))
-    goto fail;
+rename:
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     goto fail;
   return 0;
@@ -167,7 +295,8 @@ sbx_write_replace (int dirfd, const char *name, const char *data, size_t len, mo
 fail:
   {
     int saved = errno;
-    unlinkat (dirfd, tmp, 0);
+    if (named)
+      unlinkat (dirfd, tmp, 0);
     return sbx_fail (err, saved, "write %s atomically", name);
   }
 }

@@ -1,8 +1,9 @@
 # helpers.bash - shared set-up for sbx's bats suites: busybox bundles, private runtime roots, assertions.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SBX_RT="$REPO/bin/sbx-runtime"
-SBX="$REPO/bin/sbx"
-PROBE="$REPO/build/sbx-probe"
+# The binaries under test; the environment may name others (hack/check.sh's sanitizer tier runs a sanitized build).
+SBX_RT=${SBX_RT:-"$REPO/bin/sbx-runtime"}
+SBX=${SBX:-"$REPO/bin/sbx"}
+PROBE=${PROBE:-"$REPO/build/sbx-probe"}
 DELEGATES="runc crun"
 
 # A fresh temp area per test: $T holds the bundle ($T/bundle), the delegate root ($T/root) and logs.

@@ -103,11 +103,12 @@ teardown() { sbx_teardown; }
 	# jq would round the number, so it goes in by sed.
 	sed -i 's/"BIGNUM"/18446744073709551615/' "$T/bundle/config.json"
 	local before
-	before=$(jq -S 'del(.process.noNewPrivileges, .process.capabilities, .linux.seccomp, .annotations, .linux.resources.pids) | .linux.namespaces |= map(select(.type != "cgroup"))' "$T/bundle/config.json")
+	# sbx's additions (cgroup namespace, the kernel's helper paths read-only) are filtered out on both sides.
+	before=$(jq -S 'del(.process.noNewPrivileges, .process.capabilities, .linux.seccomp, .annotations, .linux.resources.pids) | .linux.namespaces |= map(select(.type != "cgroup")) | .linux.readonlyPaths |= map(select(test("^/proc/sys/(kernel|fs)/|^/sys/") | not))' "$T/bundle/config.json")
 	run sbx_rt runc run --bundle "$T/bundle" "$(new_id fields)"
 	[ "$status" -eq 0 ] || { show; false; }
 	expect_line "bar"
-	[ "$(jq -S 'del(.process.noNewPrivileges, .process.capabilities, .linux.seccomp, .annotations, .linux.resources.pids) | .linux.namespaces |= map(select(.type != "cgroup"))' "$T/bundle/config.json")" = "$before" ]
+	[ "$(jq -S 'del(.process.noNewPrivileges, .process.capabilities, .linux.seccomp, .annotations, .linux.resources.pids) | .linux.namespaces |= map(select(.type != "cgroup")) | .linux.readonlyPaths |= map(select(test("^/proc/sys/(kernel|fs)/|^/sys/") | not))' "$T/bundle/config.json")" = "$before" ]
 	grep -q '"big":18446744073709551615' "$T/bundle/config.json"
 }
 

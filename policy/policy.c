@@ -18,6 +18,7 @@ static const struct
   { "no_new_privs", sbx_stage_nnp },
   { "namespaces", sbx_stage_namespaces },
   { "cgroups", sbx_stage_cgroups },
+  { "host_paths", sbx_stage_host_paths },
   { "seccomp", sbx_stage_seccomp },
   { "notify", sbx_stage_notify },
   { "annotations", sbx_stage_annotations },

@@ -28,7 +28,10 @@ sbx_rt_create (struct sbx_rt *rt, bool is_run, sbx_err *err)
 
   (void) is_run;
   if (sbx_doc_open (bundle, "config.json", &doc, err) < 0)
-    return sbx_wrap (err, "container %s", ctx.container_id);
+    {
+      sbx_doc_close (&doc); /* what it read before refusing (LeakSanitizer, hack/check.sh) */
+      return sbx_wrap (err, "container %s", ctx.container_id);
+    }
   doc.sync = sbx_config_bool (&rt->cfg, "bundle_sync", false);
   rc = sbx_policy_apply_spec (doc.root, &ctx, err);
   if (rc == 0)

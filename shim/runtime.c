@@ -52,10 +52,17 @@ parse_argv (struct sbx_rt *rt, sbx_err *err)
   return rc;
 }
 
+/* On every return from main: the settings (sbx-runtime otherwise ends in exec, which needs no freeing). */
+static void
+rt_release (struct sbx_rt *rt)
+{
+  sbx_config_free (&rt->cfg);
+}
+
 int
 main (int argc, char **argv)
 {
-  struct sbx_rt rt = { .argc = argc, .argv = argv };
+  struct sbx_rt rt __attribute__ ((cleanup (rt_release))) = { .argc = argc, .argv = argv };
   sbx_err err = { 0 };
   int rc = 0;
 

@@ -17,7 +17,8 @@ required=(/usr/bin/bash /usr/bin/busybox /usr/sbin/runc /usr/bin/crun /usr/bin/j
 optional=(/usr/sbin/bpftool /usr/sbin/ip /usr/bin/strace /usr/bin/flock)
 # Modules the tests load or trigger, plus what they depend on (closure taken from modules.dep).
 modules=(kernel/drivers/net/dummy.ko kernel/net/netfilter/nf_tables.ko kernel/crypto/af_alg.ko
-         kernel/net/sctp/sctp.ko kernel/drivers/net/veth.ko)
+         kernel/net/sctp/sctp.ko kernel/drivers/net/veth.ko
+         kernel/fs/binfmt_misc.ko)  # hostpaths.bats: a container registering an interpreter
 
 # Copy one file to the same path under $1, resolved through the host's merged-/usr symlinks.
 put () {

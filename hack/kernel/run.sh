@@ -5,7 +5,7 @@
 # Contract with make check: TAP on stdout; exit 0 whenever the tier ran (failures are "not ok" lines), or
 # "1..0 # skip <reason>" and exit 0 when qemu or the kernel package cannot be had. Diagnostics go to stderr.
 # Knobs: SBX_KERNEL_CACHE (default /var/cache/sbx/kernel), SBX_KERNEL_PACKAGE (pin a linux-image package),
-# SBX_KERNEL_TIMEOUT (seconds, default 480), SBX_KERNEL_FILES (comma list of bats files), SBX_KERNEL_FILTER
+# SBX_KERNEL_TIMEOUT (seconds, default 900), SBX_KERNEL_FILES (comma list of bats files), SBX_KERNEL_FILTER
 # (bats --filter regex), SBX_KERNEL_VERBOSE=1 (stream the guest console to stderr), SBX_KERNEL_MEM (MiB),
 # SBX_KERNEL_CPU and SBX_KERNEL_SMP (qemu -cpu model, default qemu64, and vCPUs, default 2).
 set -uo pipefail
@@ -13,7 +13,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export SBX_KERNEL_CACHE=${SBX_KERNEL_CACHE:-/var/cache/sbx/kernel}
-timeout_s=${SBX_KERNEL_TIMEOUT:-480}
+timeout_s=${SBX_KERNEL_TIMEOUT:-900}
 logdir="$repo/build/kernel"
 
 skip () { echo "1..0 # skip $*"; exit 0; }

@@ -136,12 +136,13 @@ mklayout() {
 }
 
 @test "paths: an image's Env, User and WorkingDir apply; --env, --user and --cwd win" {
-	local show_all='echo "$FOO $BAR $HOME"; id -u; id -g; pwd'
+	local show_all='echo "$FOO $BAR $HOME"; id -u; id -G; pwd'
 	mklayout "$RT/img" "$(jq -nc --arg c "$show_all" '{config: {Env: ["FOO=img", "BAR=img", "PATH=/bin"],
 		User: "app", WorkingDir: "/work", Cmd: ["sh", "-c", $c]}}')"
 	run -0 bounded 60 "$SBX" run --image "$RT/img" -e BAR=cli
 	show
-	[ "$output" = "img cli /home/app"$'\n'"1234"$'\n'"2345"$'\n'"/work" ]
+	# Supplementary groups too: those of /etc/group that list "app" (staff), as docker gives them.
+	[ "$output" = "img cli /home/app"$'\n'"1234"$'\n'"2345 777"$'\n'"/work" ]
 	run -0 bounded 30 "$SBX" run --image "$RT/img" --user 7:8 --cwd / -e HOME=/h -- sh -c "$show_all"
 	[ "$output" = "img img /h"$'\n'"7"$'\n'"8"$'\n'"/" ]
 	# name:group and uid forms, resolved in the image's /etc/passwd and /etc/group.

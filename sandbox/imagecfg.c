@@ -219,14 +219,61 @@ find_entry (char *file, const char *key, char **f, int nf)
   return false;
 }
 
-int
-sbx_image_user_resolve (int rootfd, const char *user, uid_t *uid, gid_t *gid, char **home, sbx_err *err)
+/* The gids of the groups of FILE whose member list names NAME (at most SBX_IMGCFG_GROUPS_MAX, no repeats). */
+static int
+member_of (char *file, const char *name, gid_t **out, size_t *n, sbx_err *err)
 {
-  cleanup_free char *spec = strdup (user), *passwd = NULL, *group = NULL;
+  gid_t *gids = calloc (SBX_IMGCFG_GROUPS_MAX, sizeof *gids);
+  unsigned id;
+
+  *n = 0;
+  if (gids == NULL)
+    return sbx_fail (err, ENOMEM, "groups");
+  for (char *line = file, *next; line && *line; line = next)
+    {
+      char *f[4] = { NULL }, *m, *save = NULL;
+      int nf = 0;
+      bool listed = false, seen = false;
+
+      if ((next = strchr (line, '\n')) != NULL)
+        *next++ = '\0';
+      for (char *p = line; p && nf < 4; nf++)
+        {
+          f[nf] = p;
+          if ((p = strchr (p, ':')) != NULL)
+            *p++ = '\0';
+        }
+      if (nf < 4 || line[0] == '#' || !numeric (f[2], &id))
+        continue;
+      for (m = strtok_r (f[3], ",", &save); m && !listed; m = strtok_r (NULL, ",", &save))
+        listed = strcmp (m, name) == 0;
+      for (size_t i = 0; i < *n; i++)
+        seen |= gids[i] == id;
+      if (!listed || seen)
+        continue;
+      if (*n == SBX_IMGCFG_GROUPS_MAX)
+        {
+          free (gids);
+          return sbx_fail (err, E2BIG, "user %s: in more than %d groups of the image's /etc/group", name,
+                           SBX_IMGCFG_GROUPS_MAX);
+        }
+      gids[(*n)++] = id;
+    }
+  *out = gids;
+  return 0;
+}
+
+int
+sbx_image_user_resolve (int rootfd, const char *user, uid_t *uid, gid_t *gid, char **home, gid_t **sgids,
+                        size_t *nsgids, sbx_err *err)
+{
+  cleanup_free char *spec = strdup (user), *passwd = NULL, *group = NULL, *name = NULL;
   char *f[7], *g;
   unsigned id;
 
   *home = NULL;
+  *sgids = NULL;
+  *nsgids = 0;
   if (spec == NULL)
     return sbx_fail (err, ENOMEM, "User");
   if ((g = strchr (spec, ':')) != NULL)
@@ -243,24 +290,38 @@ sbx_image_user_resolve (int rootfd, const char *user, uid_t *uid, gid_t *gid, ch
       *uid = id;
       if (numeric (f[3], &id))
         *gid = id;
-      if (f[5][0] == '/' && (*home = strdup (f[5])) == NULL)
+      if ((name = strdup (f[0])) == NULL || (f[5][0] == '/' && (*home = strdup (f[5])) == NULL))
         return sbx_fail (err, ENOMEM, "User");
     }
   else if (numeric (spec, &id))
     *uid = id;
   else
     return sbx_fail (err, ENOENT, "User \"%s\": no such user in the image's /etc/passwd", spec);
-  if (g == NULL)
+  if (g == NULL && name == NULL)
     return 0;
   if (read_etc (rootfd, "/etc/group", &group, err) < 0)
-    return -1;
+    goto fail;
+  if (g == NULL)
+    {
+      /* No explicit group: the passwd entry's groups, as docker gives them. */
+      if (group && member_of (group, name, sgids, nsgids, err) < 0)
+        goto fail;
+      return 0;
+    }
   if (group && find_entry (group, g, f, 3) && numeric (f[2], &id))
     *gid = id;
   else if (numeric (g, &id))
     *gid = id;
   else
-    return sbx_fail (err, ENOENT, "User \"%s\": no such group \"%s\" in the image's /etc/group", user, g);
+    {
+      sbx_fail (err, ENOENT, "User \"%s\": no such group \"%s\" in the image's /etc/group", user, g);
+      goto fail;
+    }
   return 0;
+fail:
+  free (*home);
+  *home = NULL;
+  return -1;
 }
 
 /* ---- docker run's rules ---- */
@@ -377,12 +438,21 @@ sbx_run_apply_image (struct sbx_run_opts *o, const struct sbx_image_config *c, c
     {
       cleanup_close int rootfd = open (rootfs_source, O_PATH | O_DIRECTORY | O_CLOEXEC);
       uid_t uid;
-      gid_t gid;
+      gid_t gid, *sgids = NULL;
+      size_t nsgids = 0;
 
       if (rootfd < 0)
         return sbx_fail (err, errno, "%s", rootfs_source);
-      if (sbx_image_user_resolve (rootfd, c->user, &uid, &gid, &home, err) < 0)
+      if (sbx_image_user_resolve (rootfd, c->user, &uid, &gid, &home, &sgids, &nsgids, err) < 0)
         return sbx_wrap (err, "the image's config");
+      if (sgids && sbx_run_keep (o, (char *) sgids) == NULL)
+        return sbx_fail (err, ENOMEM, "groups");
+      for (size_t i = 0; o->userns && i < nsgids; i++)
+        if (sgids[i] >= SBX_RUN_USERNS_SIZE)
+          return sbx_fail (err, EINVAL, "the image's User: group %u with --userns: only ids below %u are mapped",
+                           (unsigned) sgids[i], SBX_RUN_USERNS_SIZE);
+      o->groups = sgids;
+      o->ngroups = nsgids;
       if (o->userns && (uid >= SBX_RUN_USERNS_SIZE || gid >= SBX_RUN_USERNS_SIZE))
         return sbx_fail (err, EINVAL, "the image's User %u:%u with --userns: only ids below %u are mapped", uid,
                          gid, SBX_RUN_USERNS_SIZE);

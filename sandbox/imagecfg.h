@@ -28,10 +28,14 @@ struct sbx_image_config
 int sbx_image_config_parse (const char *buf, size_t len, const char *what, struct sbx_image_config *c, sbx_err *err);
 void sbx_image_config_free (struct sbx_image_config *c);
 
+#define SBX_IMGCFG_GROUPS_MAX 256
+
 /* The image's User ("name", "uid", "name:group", "uid:gid"...) resolved against ROOTFD's /etc/passwd and
    /etc/group, opened inside the tree (symlinks resolve in it, never out of it).  *HOME gets the passwd entry's
-   home directory (allocated) or NULL. */
-int sbx_image_user_resolve (int rootfd, const char *user, uid_t *uid, gid_t *gid, char **home, sbx_err *err);
+   home directory (allocated) or NULL; *SGIDS (allocated, *NSGIDS of them) the supplementary groups docker gives:
+   with no explicit group, every group of /etc/group that lists the passwd entry's name. */
+int sbx_image_user_resolve (int rootfd, const char *user, uid_t *uid, gid_t *gid, char **home, gid_t **sgids,
+                            size_t *nsgids, sbx_err *err);
 
 /* Apply C (may be NULL: no image config) to the options as docker run does: the command line's command replaces
    Cmd, --entrypoint replaces Entrypoint (and drops Cmd), --env overrides Env by key, --user and --cwd win over

@@ -53,6 +53,8 @@ struct sbx_run_opts
   bool has_user;
   uid_t uid;
   gid_t gid;
+  gid_t *groups;       /* supplementary groups (an image's User), in owned */
+  size_t ngroups;
   long long memory;    /* bytes, 0 = none */
   long long pids;      /* 0 = sbx.json "run.pids" (default SBX_RUN_PIDS_DEFAULT), -1 = none */
   long long cpu_quota; /* microseconds per 100 ms period, 0 = none */

@@ -196,6 +196,15 @@ build_process (json_t *spec, const struct sbx_run_opts *o, const struct sbx_run_
   if (o->has_user
       && (json_set (user, "uid", json_new_int (o->uid), err) < 0 || json_set (user, "gid", json_new_int (o->gid), err) < 0))
     return -1;
+  if (o->ngroups > 0)
+    {
+      json_t *gids = json_new_arr ();
+      if (gids == NULL || json_set (user, "additionalGids", gids, err) < 0)
+        return gids ? -1 : sbx_fail (err, ENOMEM, "additionalGids");
+      for (size_t i = 0; i < o->ngroups; i++)
+        if (json_arr_push (gids, json_new_int (o->groups[i]), err) < 0)
+          return -1;
+    }
   if (o->cwd && json_set (process, "cwd", json_new_str (o->cwd), err) < 0)
     return -1;
   if (json_set (process, "terminal", json_new_bool (p->tty), err) < 0)

@@ -123,14 +123,22 @@ tree (const char *name)
   return open (p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+static char last_groups[256];
+
 static void
 resolves (int rootfd, const char *user, int want_rc, unsigned wuid, unsigned wgid, const char *whome)
 {
   uid_t uid = 99999;
-  gid_t gid = 99999;
+  gid_t gid = 99999, *sgids = NULL;
+  size_t nsgids = 0, n = 0;
   char *home = NULL;
   sbx_err err = { 0 };
-  int rc = sbx_image_user_resolve (rootfd, user, &uid, &gid, &home, &err);
+  int rc = sbx_image_user_resolve (rootfd, user, &uid, &gid, &home, &sgids, &nsgids, &err);
+
+  last_groups[0] = '\0';
+  for (size_t i = 0; i < nsgids; i++)
+    n += snprintf (last_groups + n, sizeof last_groups - n, "%s%u", i ? " " : "", (unsigned) sgids[i]);
+  free (sgids);
 
   if (want_rc < 0)
     tap_ok (rc < 0, "User %s refused: %s", user, err.msg);
@@ -150,10 +158,17 @@ test_user (void)
   uid_t uid;
   gid_t gid;
   char *home = NULL;
+  gid_t *sgids = NULL;
+  size_t nsgids = 0;
 
   put ("img/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\napp:x:1234:2345:App:/home/app:/bin/sh\n");
-  put ("img/etc/group", "root:x:0:\nstaff:x:777:app\n");
+  put ("img/etc/group", "root:x:0:\nstaff:x:777:app\nwheel:x:10:root,app,x\nother:x:11:apple,ap\nstaff2:x:777:app\n");
   resolves (root, "app", 0, 1234, 2345, "/home/app");
+  tap_is_str (last_groups, "777 10", "  with the groups that list it, each once");
+  resolves (root, "app:staff", 0, 1234, 777, "/home/app");
+  tap_is_str (last_groups, "", "  an explicit group: no supplementary groups (docker's rule)");
+  resolves (root, "4321", 0, 4321, 0, NULL);
+  tap_is_str (last_groups, "", "  no passwd entry: no supplementary groups");
   resolves (root, "1234", 0, 1234, 2345, "/home/app");
   resolves (root, "app:staff", 0, 1234, 777, "/home/app");
   resolves (root, "app:0", 0, 1234, 0, "/home/app");
@@ -188,7 +203,7 @@ test_user (void)
   /* A FIFO for /etc/passwd neither hangs nor is read. */
   snprintf (link, sizeof link, "%s/bare/etc/passwd", top);
   mkfifo (link, 0644);
-  tap_ok (sbx_image_user_resolve (bare, "app", &uid, &gid, &home, &err) < 0 && strstr (err.msg, "not a regular file"),
+  tap_ok (sbx_image_user_resolve (bare, "app", &uid, &gid, &home, &sgids, &nsgids, &err) < 0 && strstr (err.msg, "not a regular file"),
           "a FIFO /etc/passwd is refused: %s", err.msg);
   close (root);
   close (bare);
@@ -247,6 +262,7 @@ test_apply (void)
   tap_is_str (joined (o.cmd), "/bin/ep -x c1 c2", "Entrypoint + Cmd");
   tap_is_str (joined_env (&o), "A=img B=img HOME=/h", "Env, and HOME from the image's passwd");
   tap_ok (o.has_user && o.uid == 42 && o.gid == 43, "User resolved in the image");
+  tap_ok (o.ngroups == 2 && o.groups[0] == 777 && o.groups[1] == 10, "and its supplementary groups");
   tap_is_str (o.cwd, "/w", "WorkingDir is the cwd");
   sbx_run_opts_free (&o);
 

@@ -23,7 +23,9 @@ cp "$d/config.json" "$d/bundle/config.json"
 "$REPO/bin/sbx-runtime" --root "$d/root" --log "$d/runtime.log" --log-format json run --bundle "$d/bundle" demo-sbx
 
 say "4. No engine at all: sbx run, on the host's / read-only"
-"$REPO/bin/sbx" run -- "$REPO/build/sbx-probe" modules
+# The probe is bound in explicitly: the sandbox sees the host's / read-only but its own fresh /tmp, /run and /dev,
+# so a clone of this repository under /tmp would be invisible at its host path.
+"$REPO/bin/sbx" run --ro-bind "$REPO/build/sbx-probe" /sbx-probe -- /sbx-probe modules
 
 say "5. What the watcher reported (sbx events), per container"
 "$REPO/bin/sbx" events

@@ -19,6 +19,7 @@
 #include "../common/log.h"
 #include "../common/sha256.h"
 #include "../common/util.h"
+#include "imagecfg.h"
 #include "sandbox.h"
 #include "unpack.h"
 
@@ -274,6 +275,41 @@ out:
   return rc;
 }
 
+/* The run config of the layout's image: the blob the manifest's "config" descriptor names (its digest checked like
+   every blob's), parsed by imagecfg.c.  A manifest without a config descriptor gives an empty one. */
+static int
+read_config (int layout, const char *manifest_digest, struct sbx_image_config *c, sbx_err *err)
+{
+  json_t *manifest = NULL, *desc;
+  cleanup_free char *buf = NULL;
+  const char *d;
+  size_t len;
+  int rc = -1, fd = blob_open (layout, manifest_digest, err);
+
+  memset (c, 0, sizeof *c);
+  if (fd < 0 || load_json (fd, manifest_digest, &manifest, err) < 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      return sbx_wrap (err, "manifest");
+    }
+  close (fd);
+  fd = -1;
+  desc = json_find (manifest, "config");
+  if (desc == NULL || json_type_of (desc) == JSON_NULL)
+    rc = 0;
+  else if (json_type_of (desc) != JSON_OBJECT || (d = json_str (json_find (desc, "digest"))) == NULL)
+    sbx_fail (err, EINVAL, "manifest %s: \"config\" is not a descriptor with a digest", manifest_digest);
+  else if ((fd = blob_open (layout, d, err)) < 0 || sbx_read_fd (fd, JSON_MAX, d, &buf, &len, err) < 0)
+    sbx_wrap (err, "image config");
+  else
+    rc = sbx_image_config_parse (buf, len, "image config", c, err);
+  if (fd >= 0)
+    close (fd);
+  json_free (manifest);
+  return rc;
+}
+
 /* The entry KEY of the cache, when complete and of this format. */
 static bool
 cached (int cache, const char *key)
@@ -447,6 +483,13 @@ reap_stale (int cache)
 int
 sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs, sbx_err *err)
 {
+  return sbx_image_open (cfg, image, rootfs, NULL, err);
+}
+
+int
+sbx_image_open (const struct sbx_config *cfg, const char *image, char **rootfs, struct sbx_image_config *config,
+                sbx_err *err)
+{
   const char *cache = sbx_image_cache_dir (cfg);
   struct job j = { .image = image, .imgfd = -1, .cache = -1, .tmp = -1 };
   cleanup_close int layout = -1;
@@ -454,6 +497,8 @@ sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs
   struct stat st;
   int rc = -1;
 
+  if (config)
+    memset (config, 0, sizeof *config);
   sbx_unpack_init (&j.u);
   /* O_NONBLOCK: a FIFO named as the image cannot hang sbx; it is refused below. */
   if ((j.imgfd = open (image, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 || fstat (j.imgfd, &st) < 0)
@@ -472,6 +517,9 @@ sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs
   reap_stale (j.cache);
   if (make_tmp (&j, err) < 0
       || image_key (&j, key, sizeof key, &layout, err) < 0)
+    goto out;
+  /* Read before anything is unpacked: a hostile config costs no unpack. */
+  if (config && layout >= 0 && read_config (layout, j.digest, config, err) < 0)
     goto out;
   if (cached (j.cache, key))
     sbx_log (SBX_DEBUG, "image %s: cached as %s/%s", image, cache, key);
@@ -499,6 +547,8 @@ out:
     close (j.cache);
   if (j.imgfd >= 0)
     close (j.imgfd);
+  if (rc < 0 && config)
+    sbx_image_config_free (config);
   if (rc < 0 && err->msg[0] == '\0')
     sbx_fail (err, EIO, "unpack %s", image);
   return rc;

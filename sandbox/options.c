@@ -34,6 +34,7 @@ enum
   OPT_ROOTFS,
   OPT_IMAGE,
   OPT_DEBUG,
+  OPT_ENTRYPOINT,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +58,7 @@ static const struct option long_opts[] = {
   { "json", no_argument, NULL, OPT_JSON },
   { "rootfs", required_argument, NULL, OPT_ROOTFS },
   { "image", required_argument, NULL, OPT_IMAGE },
+  { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
   { "debug", no_argument, NULL, OPT_DEBUG },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -71,7 +73,9 @@ sbx_run_usage (FILE *out)
          "/ read-only, with fresh /proc, a minimal /dev, private /tmp and /run, no network but loopback.\n"
          "\n"
          "  --rootfs DIR            use DIR (read-only) as the root\n"
-         "  --image FILE            an OCI image layout (dir or tar) or a rootfs tarball, unpacked once\n"
+         "  --image FILE            an OCI image layout (dir or tar) or a rootfs tarball, unpacked once; a\n"
+         "                          layout's Entrypoint, Cmd, Env, User and WorkingDir apply (CMD replaces Cmd)\n"
+         "  --entrypoint CMD        replaces the image's Entrypoint (and its Cmd); \"\" clears it\n"
          "  --profile NAME|PATH     seccomp profile\n"
          "  --net none|host         network (default none: loopback only)\n"
          "  --ro-bind SRC DST       bind host SRC read-only at DST\n"
@@ -239,9 +243,8 @@ hostname_ok (const char *s)
   return true;
 }
 
-/* Remember S (allocated) to free it with the options; returns S, or NULL (and frees S) when out of memory. */
-static char *
-keep (struct sbx_run_opts *o, char *s)
+char *
+sbx_run_keep (struct sbx_run_opts *o, char *s)
 {
   char **na;
 
@@ -354,7 +357,7 @@ parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
               char *kv;
               if (v == NULL)
                 return bad (err, "--env", a, "not set on the host (use K=V)");
-              if (asprintf (&kv, "%s=%s", a, v) < 0 || keep (o, kv) == NULL)
+              if (asprintf (&kv, "%s=%s", a, v) < 0 || sbx_run_keep (o, kv) == NULL)
                 return sbx_fail (err, ENOMEM, "--env");
               a = kv;
             }
@@ -419,7 +422,7 @@ parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
               {
                 if (sbx_cap_canonical (a, capname, sizeof capname, err) < 0)
                   return sbx_wrap (err, "%s", c == OPT_CAP_ADD ? "--cap-add" : "--cap-drop");
-                name = keep (o, strdup (capname));
+                name = sbx_run_keep (o, strdup (capname));
               }
             if (name == NULL || push_str (arr, n, name) < 0)
               return sbx_fail (err, ENOMEM, "capabilities");
@@ -451,6 +454,10 @@ parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
             return sbx_fail (err, errno, "--image %s", a);
           o->image = a;
           break;
+        case OPT_ENTRYPOINT:
+          o->entrypoint = a;
+          o->has_entrypoint = true;
+          break;
         case OPT_DEBUG:
           o->debug = true;
           break;
@@ -469,9 +476,10 @@ parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
   if (o->userns && o->has_user && o->uid >= SBX_RUN_USERNS_SIZE)
     return sbx_fail (err, EINVAL, "--user %u with --userns: only ids below %u are mapped", o->uid,
                      SBX_RUN_USERNS_SIZE);
-  if (optind >= argc)
+  /* An image's config or --entrypoint may give the command (sbx_run_apply_image). */
+  if (optind >= argc && !o->image && !(o->has_entrypoint && o->entrypoint[0]))
     return sbx_fail (err, EINVAL, "no command given (usage: sbx run [OPTIONS] [--] CMD [ARG...])");
-  if (argv[optind][0] == '\0')
+  if (optind < argc && argv[optind][0] == '\0')
     return sbx_fail (err, EINVAL, "empty command");
   o->cmd = argv + optind;
   if (o->bind_cwd)
@@ -486,7 +494,7 @@ parse_args (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err)
           sbx_mount_opt_free (&m);
           return sbx_wrap (err, "--bind-cwd");
         }
-      if (o->cwd == NULL && (o->cwd = keep (o, strdup (m.dst))) == NULL)
+      if (o->cwd == NULL && (o->cwd = sbx_run_keep (o, strdup (m.dst))) == NULL)
         {
           sbx_mount_opt_free (&m);
           return sbx_fail (err, ENOMEM, "--bind-cwd");

@@ -41,6 +41,8 @@ struct sbx_run_opts
 {
   char **cmd; /* NULL-terminated */
   const char *profile, *net, *rootfs, *image, *hostname, *cwd, *on_violation;
+  const char *entrypoint; /* --entrypoint ("" resets the image's), when has_entrypoint */
+  bool has_entrypoint;
   bool userns, json, bind_cwd, debug;
   struct sbx_mount_opt *mounts;
   size_t nmounts;
@@ -51,6 +53,8 @@ struct sbx_run_opts
   bool has_user;
   uid_t uid;
   gid_t gid;
+  gid_t *groups;       /* supplementary groups (an image's User), in owned */
+  size_t ngroups;
   long long memory;    /* bytes, 0 = none */
   long long pids;      /* 0 = sbx.json "run.pids" (default SBX_RUN_PIDS_DEFAULT), -1 = none */
   long long cpu_quota; /* microseconds per 100 ms period, 0 = none */
@@ -63,6 +67,8 @@ struct sbx_run_opts
 int sbx_run_parse (int argc, char **argv, struct sbx_run_opts *o, sbx_err *err);
 void sbx_run_opts_free (struct sbx_run_opts *o);
 void sbx_run_usage (FILE *out);
+/* Remember S (allocated) to free it with the options; returns S, or NULL (and frees S) when out of memory. */
+char *sbx_run_keep (struct sbx_run_opts *o, char *s);
 /* "512m", "1g", "4096", "1.5G" -> bytes (binary units, like docker). */
 int sbx_parse_size (const char *s, long long *out);
 /* "1.5" CPUs -> quota in microseconds per 100000 us period. */
@@ -139,6 +145,10 @@ int sbx_run_check_cwd (const struct sbx_run_opts *o, const char *rootfs_source, 
 /* image.c: --image FILE (an OCI image layout, directory or tar, or a rootfs tarball) unpacked once into a
    content-addressed cache; *ROOTFS gets the unpacked root. */
 int sbx_image_rootfs (const struct sbx_config *cfg, const char *image, char **rootfs, sbx_err *err);
+/* The same, and for a layout *CONFIG gets its image's run config (imagecfg.h; zeroed for a rootfs tarball). */
+struct sbx_image_config;
+int sbx_image_open (const struct sbx_config *cfg, const char *image, char **rootfs, struct sbx_image_config *config,
+                    sbx_err *err);
 const char *sbx_image_cache_dir (const struct sbx_config *cfg);
 
 #endif

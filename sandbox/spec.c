@@ -196,6 +196,15 @@ build_process (json_t *spec, const struct sbx_run_opts *o, const struct sbx_run_
   if (o->has_user
       && (json_set (user, "uid", json_new_int (o->uid), err) < 0 || json_set (user, "gid", json_new_int (o->gid), err) < 0))
     return -1;
+  if (o->ngroups > 0)
+    {
+      json_t *gids = json_new_arr ();
+      if (gids == NULL || json_set (user, "additionalGids", gids, err) < 0)
+        return gids ? -1 : sbx_fail (err, ENOMEM, "additionalGids");
+      for (size_t i = 0; i < o->ngroups; i++)
+        if (json_arr_push (gids, json_new_int (o->groups[i]), err) < 0)
+          return -1;
+    }
   if (o->cwd && json_set (process, "cwd", json_new_str (o->cwd), err) < 0)
     return -1;
   if (json_set (process, "terminal", json_new_bool (p->tty), err) < 0)
@@ -326,6 +335,24 @@ under (const char *path, const char *dir)
   return strncmp (path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' || strcmp (dir, "/") == 0);
 }
 
+/* The mount points the sandbox always gets fresh (spec skeleton and build_mounts): whatever the root holds below
+   them is hidden. */
+static const char *const fresh_mounts[] = { "/proc", "/sys", "/dev", "/tmp", "/run" };
+
+/* The fresh mount that hides PATH (strictly below it), or NULL; a --bind/--ro-bind/--tmpfs covering PATH (or a
+   parent of it) wins: then the sandbox shows what that mount brings. */
+static const char *
+hidden_by (const struct sbx_run_opts *o, const char *path)
+{
+  for (size_t i = 0; i < o->nmounts; i++)
+    if (under (path, o->mounts[i].dst))
+      return NULL;
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh_mounts); i++)
+    if (under (path, fresh_mounts[i]) && strcmp (path, fresh_mounts[i]) != 0)
+      return fresh_mounts[i];
+  return NULL;
+}
+
 /* 0 when PATH names an executable file in ROOTFD, else SBX_RUN_ENOENT or SBX_RUN_ENOEXEC. */
 static int
 check_in_root (int rootfd, const char *path)
@@ -342,11 +369,42 @@ check_in_root (int rootfd, const char *path)
   return rc;
 }
 
+/* PATH exists in ROOTFD (resolved inside it). */
+static bool
+exists_in_root (int rootfd, const char *path)
+{
+  struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  int fd = syscall (SYS_openat2, rootfd, path, &how, sizeof how);
+
+  if (fd < 0)
+    return false;
+  close (fd);
+  return true;
+}
+
+/* A command path below a fresh mount: the sandbox cannot see it, whatever the root holds there (a clone of the
+   project under /tmp, a binary in /run...).  Said here, naming the mount and the way out, rather than as the
+   runtime's bare "not found". */
+static int
+hidden_cmd (int rootfd, const char *cmd, const char *mnt, char *why, size_t size)
+{
+  if (exists_in_root (rootfd, cmd))
+    snprintf (why, size,
+              "%s: hidden in the sandbox by its fresh %s (sbx run mounts its own %s over the root's); bring it in "
+              "with --ro-bind %s %s (or another DST)",
+              cmd, mnt, mnt, cmd, cmd);
+  else
+    snprintf (why, size,
+              "%s: command not found in the sandbox: its %s is a fresh, empty mount (bring a file in with "
+              "--ro-bind SRC DST)",
+              cmd, mnt);
+  return SBX_RUN_ENOENT;
+}
+
 int
 sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char *why, size_t size)
 {
-  static const char *const fresh[] = { "/proc", "/sys", "/dev", "/tmp", "/run" };
-  const char *cmd = o->cmd[0], *path = DEFAULT_PATH;
+  const char *cmd = o->cmd[0], *path = DEFAULT_PATH, *mnt;
   cleanup_close int rootfd = open (rootfs_source, O_PATH | O_DIRECTORY | O_CLOEXEC);
   char full[4096];
   int rc = SBX_RUN_ENOENT;
@@ -361,11 +419,13 @@ sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char
       /* Relative to the working directory, or in a tree the sandbox mounts itself: leave it to the runtime. */
       if (cmd[0] != '/')
         return 0;
+      if ((mnt = hidden_by (o, cmd)) != NULL)
+        return hidden_cmd (rootfd, cmd, mnt, why, size);
       for (size_t i = 0; i < o->nmounts; i++)
         if (under (cmd, o->mounts[i].dst))
           return 0;
-      for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh); i++)
-        if (under (cmd, fresh[i]))
+      for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh_mounts); i++)
+        if (under (cmd, fresh_mounts[i]))
           return 0;
       rc = check_in_root (rootfd, cmd);
     }
@@ -376,10 +436,14 @@ sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char
         bool mounted = false;
 
         snprintf (full, sizeof full, "%.*s/%s", (int) len, p, cmd);
+        p += len + (p[len] == ':');
         for (size_t i = 0; i < o->nmounts; i++)
           mounted |= under (full, o->mounts[i].dst);
         if (mounted || full[0] != '/')
           return 0;
+        /* A PATH directory below a fresh mount is empty in the sandbox: the root's copy does not count. */
+        if (hidden_by (o, full) != NULL)
+          continue;
         switch (check_in_root (rootfd, full))
           {
           case 0:
@@ -388,7 +452,6 @@ sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char
             rc = SBX_RUN_ENOEXEC; /* like a shell: found but not runnable beats not found */
             break;
           }
-        p += len + (p[len] == ':');
       }
   if (rc == SBX_RUN_ENOENT)
     snprintf (why, size, "%s: command not found in the sandbox", cmd);
@@ -400,18 +463,30 @@ sbx_run_check_cmd (const struct sbx_run_opts *o, const char *rootfs_source, char
 int
 sbx_run_check_cwd (const struct sbx_run_opts *o, const char *rootfs_source, char *why, size_t size)
 {
-  static const char *const fresh[] = { "/proc", "/sys", "/dev", "/tmp", "/run" };
   struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
   cleanup_close int rootfd = open (rootfs_source, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+  const char *mnt;
 
   if (o->cwd == NULL || rootfd < 0)
     return 0;
+  if ((mnt = hidden_by (o, o->cwd)) != NULL)
+    {
+      /* The root's directory there is hidden: starting in an empty one the runtime makes would look like data
+         lost.  One that exists nowhere is made by the runtime in the fresh mount, as before. */
+      if (!exists_in_root (rootfd, o->cwd))
+        return 0;
+      snprintf (why, size,
+                "--cwd %s: hidden in the sandbox by its fresh %s (sbx run mounts its own %s over the root's); "
+                "bring it in with --bind %s %s (or --bind-cwd)",
+                o->cwd, mnt, mnt, o->cwd, o->cwd);
+      return SBX_RUN_EFAIL;
+    }
   for (size_t i = 0; i < o->nmounts; i++)
     if (under (o->cwd, o->mounts[i].dst))
       return 0;
-  for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh); i++)
-    if (under (o->cwd, fresh[i]))
+  for (size_t i = 0; i < SBX_ARRAY_SIZE (fresh_mounts); i++)
+    if (under (o->cwd, fresh_mounts[i]))
       return 0;
   fd = syscall (SYS_openat2, rootfd, o->cwd, &how, sizeof how);
   if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))

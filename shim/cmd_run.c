@@ -20,6 +20,7 @@
 #include "../common/util.h"
 #include "../policy/notify.h"
 #include "../policy/policy.h"
+#include "../sandbox/imagecfg.h"
 #include "../sandbox/sandbox.h"
 #include "../watcher/watcher.h"
 #include "commands.h"
@@ -72,6 +73,7 @@ struct run
   struct sbx_run_opts o;
   struct sbx_config cfg;
   struct sbx_delegate delegate;
+  struct sbx_image_config image;
   struct sbx_run_dir dir;
   char id[64];
   char cgpath[256];
@@ -367,7 +369,7 @@ sbx_cmd_run (int argc, char **argv)
 
   if (r.o.image)
     {
-      if (sbx_image_rootfs (&r.cfg, r.o.image, &image_root, &err) < 0)
+      if (sbx_image_open (&r.cfg, r.o.image, &image_root, &r.image, &err) < 0)
         return fail ("--image %s: %s", r.o.image, err.msg);
       r.source_root = image_root;
     }
@@ -379,6 +381,11 @@ sbx_cmd_run (int argc, char **argv)
     }
   else
     r.source_root = "/";
+  /* docker run's rules: the image's Entrypoint, Cmd, Env, User and WorkingDir, under the command line's. */
+  rc = sbx_run_apply_image (&r.o, r.o.image ? &r.image : NULL, r.source_root, &err);
+  sbx_image_config_free (&r.image);
+  if (rc < 0)
+    return r.o.image ? fail ("--image %s: %s", r.o.image, err.msg) : fail ("%s", err.msg);
   rc = sbx_run_check_cwd (&r.o, r.source_root, why, sizeof why);
   if (rc == 0)
     rc = sbx_run_check_cmd (&r.o, r.source_root, why, sizeof why);

@@ -4,10 +4,10 @@
 # come from `sbx profile list`, container ids from the journal (`sbx events --json`).
 
 _sbx_cmds=(install uninstall version run profile watch events metrics doctor)
-_sbx_run_opts=(--rootfs --image --profile --net --ro-bind --bind --bind-cwd --tmpfs -e --env -u --user --hostname
+_sbx_run_opts=(--rootfs --image --entrypoint --profile --net --ro-bind --bind --bind-cwd --tmpfs -e --env -u --user --hostname
 	-w --cwd -m --memory --pids --cpus --cap-add --cap-drop --userns --on-violation --json)
 # Options of sbx run that take a value (two for the binds), to find where the sandbox's command starts.
-_sbx_run_valued=(--rootfs --image --profile --net --tmpfs -e --env -u --user --hostname -w --cwd -m --memory --pids
+_sbx_run_valued=(--rootfs --image --entrypoint --profile --net --tmpfs -e --env -u --user --hostname -w --cwd -m --memory --pids
 	--cpus --cap-add --cap-drop --on-violation)
 _sbx_install_opts=(--dry-run --root --config --runtime-path --name)
 _sbx_watch_opts=(-d --daemon --mode --idle-exit --status --stop --restart --unpin)

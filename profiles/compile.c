@@ -62,7 +62,7 @@ sbx_syscall_nr (const char *name)
 }
 
 static int
-build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *err)
+build (const struct sbx_filter *f, bool strict, int optimize, scmp_filter_ctx *out, size_t *bad, sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   uint32_t def = scmp_action (&f->def);
@@ -73,7 +73,7 @@ build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *e
   if (ctx == NULL)
     return sbx_fail (err, EINVAL, "libseccomp refuses default action %s", sbx_action_str (&f->def, buf, sizeof buf));
   /* Level 2: a binary tree over syscall numbers instead of a linear chain of comparisons. */
-  if ((r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
+  if (optimize != 1 && (r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, optimize)) < 0)
     return sbx_fail (err, -r, "libseccomp: binary-tree optimization");
   for (size_t i = 0; i < f->narches; i++)
     {
@@ -106,6 +106,8 @@ build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *e
                                         .datum_a = rule->cmp[k].value,
                                         .datum_b = rule->cmp[k].value_two };
       r = seccomp_rule_add_array (ctx, scmp_action (&rule->act), nr, rule->ncmp, cmp);
+      if (r < 0 && bad)
+        *bad = i;
       if (r < 0)
         return sbx_fail (err, -r, "libseccomp refuses rule %zu (%s %s with %u comparisons)", i, rule->name,
                          sbx_action_str (&rule->act, buf, sizeof buf), rule->ncmp);
@@ -123,7 +125,8 @@ sbx_bpf_free (struct sbx_bpf *p)
 }
 
 int
-sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err)
+sbx_filter_compile_opt (const struct sbx_filter *f, bool strict, int optimize, struct sbx_bpf *out, size_t *bad,
+                        sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   cleanup_close int fd = -1;
@@ -132,7 +135,7 @@ sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out
   int r;
 
   memset (out, 0, sizeof *out);
-  if (build (f, strict, &ctx, err) < 0)
+  if (build (f, strict, optimize, &ctx, bad, err) < 0)
     return -1;
   /* libseccomp 2.5 exports only to a file descriptor. */
   fd = memfd_create ("sbx-seccomp-bpf", MFD_CLOEXEC);
@@ -152,12 +155,24 @@ sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out
 }
 
 int
+sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err)
+{
+  return sbx_filter_compile_opt (f, strict, 2, out, NULL, err);
+}
+
+int
+sbx_filter_compile_runc (const struct sbx_filter *f, struct sbx_bpf *out, sbx_err *err)
+{
+  return sbx_filter_compile_opt (f, false, 1, out, NULL, err);
+}
+
+int
 sbx_filter_pfc (const struct sbx_filter *f, FILE *out, sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   int r;
 
-  if (build (f, false, &ctx, err) < 0)
+  if (build (f, false, 2, &ctx, NULL, err) < 0)
     return -1;
   fflush (out);
   if ((r = seccomp_export_pfc (ctx, fileno (out))) < 0)

@@ -105,7 +105,7 @@ static const char engine_cc[]
       "\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],\"syscalls\":["
       "{\"names\":[\"vmsplice\",\"swapon\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1},"
       "{\"names\":[\"read\",\"write\",\"exit_group\",\"getppid\",\"clone\",\"unshare\",\"mount\",\"keyctl\","
-      "\"init_module\",\"arch_prctl\",\"mkdir\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+      "\"init_module\",\"arch_prctl\",\"mkdir\",\"socketcall\"],\"action\":\"SCMP_ACT_ALLOW\"},"
       "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":0,\"op\":"
       "\"SCMP_CMP_EQ\"}]},"
       "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":8,\"op\":"

@@ -162,6 +162,7 @@ struct sbx_eval_arch
 {
   uint32_t token, audit;
   bool is32;
+  bool in_final; /* verify.c: the final filter lists it */
 };
 /* F's architectures (native when it names none) appended to OUT[N..MAX) without duplicates; the new count. */
 size_t sbx_filter_eval_arches (const struct sbx_filter *f, struct sbx_eval_arch *out, size_t n, size_t max);

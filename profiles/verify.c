@@ -197,17 +197,28 @@ describe (char *buf, size_t size, const char *name, uint32_t token, const uint64
             sbx_bpf_ret_str (s, b3, sizeof b3));
 }
 
-/* One point: false (and *WHY) when the final program breaks the promise there. */
+/* One point: false (and *WHY) when the final program breaks the promise there.  IN_FINAL: the final filter lists
+   the architecture (the module block is required there; elsewhere the whole architecture is refused). */
+static bool
+point_ok_in (const struct sbx_verify *v, const struct sbx_eval_arch *arch, bool in_final, const char *name, int nr,
+             const uint64_t a[6], char *why, size_t why_size);
 static bool
 point_ok (const struct sbx_verify *v, const struct sbx_eval_arch *arch, const char *name, int nr, const uint64_t a[6],
           char *why, size_t why_size)
+{
+  return point_ok_in (v, arch, arch->in_final, name, nr, a, why, why_size);
+}
+
+static bool
+point_ok_in (const struct sbx_verify *v, const struct sbx_eval_arch *arch, bool in_final, const char *name, int nr,
+             const uint64_t a[6], char *why, size_t why_size)
 {
   uint32_t e = v->engine ? sbx_bpf_run_arch (v->engine, arch->audit, nr, a) : SECCOMP_RET_ALLOW;
   uint32_t s = v->sbx ? sbx_bpf_run_arch (v->sbx, arch->audit, nr, a) : SECCOMP_RET_ALLOW;
   uint32_t fin = sbx_bpf_run_arch (v->final, arch->audit, nr, a);
   bool ok;
 
-  if (v->modules && is_module (name))
+  if (v->modules && in_final && is_module (name))
     ok = fin == (SECCOMP_RET_ERRNO | EPERM) || (v->notify_ok && fin == SECCOMP_RET_USER_NOTIF);
   else
     {
@@ -306,16 +317,19 @@ int
 sbx_verify_run (const struct sbx_verify *v, const char **bad, char *why, size_t why_size)
 {
   struct sbx_eval_arch arches[16];
-  size_t na = 0;
+  size_t na = 0, nf;
 
   *bad = NULL;
+  if (v->final_f)
+    na = sbx_filter_eval_arches (v->final_f, arches, na, SBX_ARRAY_SIZE (arches));
+  nf = na;
   /* Every architecture any of them names: one the final filter leaves out is killed there, which is stricter. */
   if (v->engine_f)
     na = sbx_filter_eval_arches (v->engine_f, arches, na, SBX_ARRAY_SIZE (arches));
   if (v->sbx_f)
     na = sbx_filter_eval_arches (v->sbx_f, arches, na, SBX_ARRAY_SIZE (arches));
-  if (v->final_f)
-    na = sbx_filter_eval_arches (v->final_f, arches, na, SBX_ARRAY_SIZE (arches));
+  for (size_t i = 0; i < na; i++)
+    arches[i].in_final = i < nf || v->final_f == NULL;
   for (size_t k = 0; k < SBX_ARRAY_SIZE (fixed_names); k++)
     for (size_t i = 0; i < na; i++)
       if (!check_name (v, &arches[i], fixed_names[k], why, why_size))

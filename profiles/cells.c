@@ -88,11 +88,11 @@ sbx_set_of_cmp (const struct sbx_cmp *c, bool negate, struct sbx_set *s)
   s->n = 0;
   if (op == SBX_CMP_MASKED_EQ)
     {
-      uint64_t m = c->value, v = c->value_two;
+      /* libseccomp compiles MASKED_EQ as (x & mask) == (value & mask): bits of the value outside the mask never
+         count (so such a comparison is not the empty set it would be read literally). */
+      uint64_t m = c->value, v = c->value_two & m;
       if (!negate)
         return push (s, 0, M, m, v);
-      if (v & ~m)
-        return push (s, 0, M, 0, 0);
       /* Not equal under the mask: the first differing bit, from the top, is each disjoint case. */
       for (int b = 63; b >= 0; b--)
         {

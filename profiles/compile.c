@@ -120,8 +120,7 @@ void
 sbx_bpf_free (struct sbx_bpf *p)
 {
   free (p->insns);
-  p->insns = NULL;
-  p->len = 0;
+  memset (p, 0, sizeof *p);
 }
 
 int
@@ -186,16 +185,32 @@ sbx_bpf_run (const struct sbx_bpf *p, int nr, const uint64_t args[6])
   return sbx_bpf_run_arch (p, seccomp_arch_native (), nr, args);
 }
 
+/* The program on one seccomp_data, as the kernel runs it.  libseccomp's programs read the architecture and the
+   syscall number first and the arguments only after the dispatch: the state where the arguments are first read is
+   kept per program for the last (arch, nr), and a run for the same pair resumes there (the checks of verify.c
+   run thousands of argument vectors per syscall through programs of a thousand instructions).  The program's
+   scratch memory is never used by libseccomp and is not part of the resume state: a program that stores before
+   the dispatch is never resumed. */
 uint32_t
-sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t args[6])
+sbx_bpf_run_arch (const struct sbx_bpf *cp, uint32_t arch, int nr, const uint64_t args[6])
 {
+  struct sbx_bpf *p = (struct sbx_bpf *) cp;
   const struct sock_filter *ins = p->insns;
   struct seccomp_data d = { .nr = nr, .arch = arch };
   uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
   size_t pc = 0;
+  bool recording = true;
 
   for (int i = 0; i < 6; i++)
     d.args[i] = args ? args[i] : 0;
+  if (p->resume.valid && p->resume.arch == arch && p->resume.nr == nr)
+    {
+      if (p->resume.done)
+        return p->resume.ret;
+      pc = p->resume.pc, a = p->resume.a, x = p->resume.x, recording = false;
+    }
+  else
+    p->resume.valid = false;
   while (pc < p->len)
     {
       const struct sock_filter *in = &ins[pc++];
@@ -205,7 +220,15 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
         {
         case BPF_LD:
           if (BPF_MODE (in->code) == BPF_ABS && in->k + 4 <= sizeof d)
-            memcpy (&a, (const char *) &d + in->k, 4);
+            {
+              if (recording && in->k >= offsetof (struct seccomp_data, instruction_pointer))
+                {
+                  p->resume = (typeof (p->resume)){ .valid = true, .arch = arch, .nr = nr, .a = a, .x = x,
+                                                    .pc = pc - 1 };
+                  recording = false;
+                }
+              memcpy (&a, (const char *) &d + in->k, 4);
+            }
           else if (BPF_MODE (in->code) == BPF_IMM)
             a = in->k;
           else if (BPF_MODE (in->code) == BPF_MEM && in->k < BPF_MEMWORDS)
@@ -217,12 +240,10 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
           x = BPF_MODE (in->code) == BPF_MEM && in->k < BPF_MEMWORDS ? mem[in->k] : in->k;
           break;
         case BPF_ST:
-          if (in->k < BPF_MEMWORDS)
-            mem[in->k] = a;
-          break;
         case BPF_STX:
+          recording = false; /* state beyond A and X: never resumed */
           if (in->k < BPF_MEMWORDS)
-            mem[in->k] = x;
+            mem[in->k] = BPF_CLASS (in->code) == BPF_ST ? a : x;
           break;
         case BPF_ALU:
           switch (BPF_OP (in->code))
@@ -252,7 +273,12 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
             }
           break;
         case BPF_RET:
-          return BPF_RVAL (in->code) == BPF_A ? a : in->k;
+          {
+            uint32_t r = BPF_RVAL (in->code) == BPF_A ? a : in->k;
+            if (recording)
+              p->resume = (typeof (p->resume)){ .valid = true, .done = true, .arch = arch, .nr = nr, .ret = r };
+            return r;
+          }
         case BPF_MISC:
           if (BPF_MISCOP (in->code) == BPF_TAX)
             x = a;

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "cells.h"
@@ -27,16 +29,17 @@
 
 #define MAX_CELLS 64      /* per argument */
 #define MAX_COMBOS 4096   /* cells of one syscall */
-#define MAX_RULES 512     /* rules of one syscall */
+#define MAX_RULES 64      /* rules of one syscall: libseccomp slows down fast past a few dozen */
 #define MAX_ROUNDS 24
 
 struct mctx
 {
   const struct sbx_filter *engine, *sbx;
   struct sbx_bpf eb, sb;
+  struct sbx_rule_index ei, si; /* both filters' rules by name */
   struct sbx_eval_arch arches[8];
   size_t na;
-  bool x86;
+  bool x86, has32;
   struct sbx_filter *out;
   char *notes;
   size_t notes_size;
@@ -113,15 +116,17 @@ decide (const struct mctx *mx, const char *name, const uint64_t a64[6], const ui
 static struct sbx_action
 worst (const struct mctx *mx, const char *name)
 {
-  struct sbx_action w = mr (&mx->engine->def, &mx->sbx->def);
+  struct sbx_action we = mx->engine->def, ws = mx->sbx->def;
+  const struct sbx_rule *const *r;
+  size_t n = sbx_rule_index_find (&mx->ei, name, &r);
 
-  for (size_t i = 0; i < mx->engine->nrules; i++)
-    if (strcmp (mx->engine->rules[i].name, name) == 0)
-      w = mr (&w, &mx->engine->rules[i].act);
-  for (size_t i = 0; i < mx->sbx->nrules; i++)
-    if (strcmp (mx->sbx->rules[i].name, name) == 0)
-      w = mr (&mx->sbx->rules[i].act, &w);
-  return w;
+  /* The engine's strictest answer first, so that its errno is the one kept on a tie. */
+  for (size_t i = 0; i < n; i++)
+    we = r[i]->act.kind > we.kind ? r[i]->act : we;
+  n = sbx_rule_index_find (&mx->si, name, &r);
+  for (size_t i = 0; i < n; i++)
+    ws = mr (&ws, &r[i]->act);
+  return mr (&we, &ws);
 }
 
 static int
@@ -149,20 +154,69 @@ distinct (const struct mctx *mx, struct sbx_action w)
   return (struct sbx_action){ SBX_ACT_KILL_PROCESS, 0 };
 }
 
-/* The i386 multiplexer NAME: one unconditional rule, the most restrictive answer over its call numbers. */
+/* Values of argument IDX (1-5) that meet or miss each comparison either filter makes on a call NAME carries. */
+static unsigned
+mux_values (const struct mctx *mx, const char *name, unsigned idx, uint64_t *v, unsigned max)
+{
+  const struct sbx_rule_index *ix[2] = { &mx->ei, &mx->si };
+  unsigned n = 0;
+
+  v[n++] = 0;
+  for (int f = 0; f < 2; f++)
+    for (size_t i = 0; i < ix[f]->n; i++)
+      {
+        const struct sbx_rule *r = ix[f]->v[i];
+        if (!sbx_multiplexed_by (r->name, name) && strcmp (r->name, name) != 0)
+          continue;
+        for (unsigned k = 0; k < r->ncmp; k++)
+          for (int neg = 0; neg < 2 && r->cmp[k].idx == idx; neg++)
+            {
+              struct sbx_set s;
+              struct sbx_cmp c32 = r->cmp[k]; /* i386 compares the low 32 bits */
+              uint64_t x;
+              bool dup = false;
+              c32.value &= UINT32_MAX, c32.value_two &= UINT32_MAX;
+              if (!sbx_set_of_cmp (&c32, neg, &s) || !sbx_set_min (&s, UINT32_MAX, &x))
+                continue;
+              for (unsigned j = 0; j < n && !dup; j++)
+                dup = v[j] == x;
+              if (!dup && n < max)
+                v[n++] = x;
+            }
+      }
+  return n;
+}
+
+/* The i386 multiplexer NAME: one unconditional rule, the most restrictive answer over its call numbers and the
+   argument values the carried calls' rules compare. */
 static int
 multiplexer (struct mctx *mx, const char *name, bool forced, sbx_err *err)
 {
+  uint64_t vals[6][8];
+  unsigned nv[6] = { 1 };
+  size_t combos = 1;
   struct sbx_action w = { 0 }, a;
-  uint64_t args[6] = { 0 };
   bool any = false;
 
-  for (uint64_t k = 0; k <= 0x1ffff; k = k == 25 ? 0x10000 : k == 0x10019 ? 0x1ffff + 1 : k + 1)
+  for (unsigned i = 1; i < 6; i++)
     {
-      args[0] = k;
-      if (decide (mx, name, args, args, &a))
-        w = any ? mr (&w, &a) : a, any = true;
+      nv[i] = mux_values (mx, name, i, vals[i], 8);
+      combos *= nv[i];
     }
+  for (uint64_t k = 0; k <= 0x1ffff; k = k == 25 ? 0x10000 : k == 0x10019 ? 0x1ffff + 1 : k + 1)
+    for (size_t c = 0; c < (combos <= 512 ? combos : 512); c++)
+      {
+        uint64_t args[6] = { k };
+        size_t q = c;
+        for (unsigned i = 1; i < 6; i++)
+          {
+            /* Past 512 combinations: each argument's values in turn, the others 0. */
+            args[i] = combos <= 512 ? vals[i][q % nv[i]] : (c / 8 % 5 + 1 == i ? vals[i][c % nv[i]] : 0);
+            q /= nv[i];
+          }
+        if (decide (mx, name, args, args, &a))
+          w = any ? mr (&w, &a) : a, any = true;
+      }
   if (!any)
     return 0;
   if (forced)
@@ -200,21 +254,31 @@ same_cmp (const struct sbx_cmp *a, const struct sbx_cmp *b)
 static size_t
 cmps_of (const struct mctx *mx, const char *name, unsigned idx, struct sbx_cmp *c, size_t max)
 {
-  const struct sbx_filter *fs[2] = { mx->engine, mx->sbx };
+  const struct sbx_rule_index *ix[2] = { &mx->ei, &mx->si };
   size_t n = 0;
 
   for (int f = 0; f < 2; f++)
-    for (size_t i = 0; i < fs[f]->nrules; i++)
-      if (strcmp (fs[f]->rules[i].name, name) == 0)
-        for (unsigned k = 0; k < fs[f]->rules[i].ncmp; k++)
+    {
+      const struct sbx_rule *const *r;
+      size_t nr = sbx_rule_index_find (ix[f], name, &r);
+      for (size_t i = 0; i < nr; i++)
+        for (unsigned k = 0; k < r[i]->ncmp; k++)
           {
-            const struct sbx_cmp *x = &fs[f]->rules[i].cmp[k];
-            bool dup = x->idx != idx;
-            for (size_t j = 0; j < n && !dup; j++)
-              dup = same_cmp (&c[j], x);
-            if (!dup && n < max)
-              c[n++] = *x;
+            const struct sbx_cmp *x = &r[i]->cmp[k];
+            /* On 32-bit architectures libseccomp compares the low 32 bits of the value: that comparison cuts
+               the cells as well. */
+            struct sbx_cmp both[2] = { *x, *x };
+            both[1].value &= UINT32_MAX, both[1].value_two &= UINT32_MAX;
+            for (int t = 0; t < (mx->has32 ? 2 : 1); t++)
+              {
+                bool dup = x->idx != idx;
+                for (size_t j = 0; j < n && !dup; j++)
+                  dup = same_cmp (&c[j], &both[t]);
+                if (!dup && n < max)
+                  c[n++] = both[t];
+              }
           }
+    }
   return n;
 }
 
@@ -340,6 +404,24 @@ emit_tree (struct mctx *mx, const char *name, const struct table *t, unsigned k,
   return 0;
 }
 
+static int
+op_rank (enum sbx_cmp_op op)
+{
+  return op == SBX_CMP_EQ ? 0 : op == SBX_CMP_MASKED_EQ ? 1 : 2;
+}
+
+/* Whether A goes after B in the order libseccomp takes without looping. */
+static bool
+rule_after (const struct sbx_rule *a, const struct sbx_rule *b)
+{
+  if (a->ncmp != b->ncmp)
+    return a->ncmp > b->ncmp;
+  for (unsigned k = 0; k < a->ncmp; k++)
+    if (op_rank (a->cmp[k].op) != op_rank (b->cmp[k].op))
+      return op_rank (a->cmp[k].op) > op_rank (b->cmp[k].op);
+  return false;
+}
+
 /* NAME's rules from its cells; 1 when it has too many to express (the caller falls back to its worst answer). */
 static int
 by_cells (struct mctx *mx, const char *name, sbx_err *err)
@@ -387,6 +469,16 @@ by_cells (struct mctx *mx, const char *name, sbx_err *err)
       t.valid[i] = decide (mx, name, a64, has32 ? a32 : NULL, &t.act[i]);
     }
   rc = emit_tree (mx, name, &t, 0, pick, &budget, err);
+  /* Fewer comparisons first, then equalities before ranges: libseccomp 2.5.4 loops forever adding
+     [a1<=x, a2>=y, ...] before [a1<=x, a2==z], or [a2>=x, a5<=y] before [a2>=x, a5==y+1], and takes them the other
+     way round (the rules are disjoint, so their order means nothing else). */
+  for (size_t i = before + 1; rc == 0 && i < mx->out->nrules; i++)
+    for (size_t j = i; j > before && rule_after (&mx->out->rules[j - 1], &mx->out->rules[j]); j--)
+      {
+        struct sbx_rule tmp = mx->out->rules[j];
+        mx->out->rules[j] = mx->out->rules[j - 1];
+        mx->out->rules[j - 1] = tmp;
+      }
 out:
   free (t.act);
   free (t.valid);
@@ -475,6 +567,29 @@ coarsen (const struct mctx *mx, const char **names, size_t n, bool *coarse, cons
   return false;
 }
 
+/* libseccomp 2.5.4 loops forever on some rule shapes: the candidate is first compiled in a child that gets two
+   seconds.  0: it compiles (in-process compiles of the same rules are then safe: libseccomp is deterministic). */
+static int
+compiles_in_time (const struct sbx_filter *f, int opt)
+{
+  pid_t pid = fork ();
+  int st;
+
+  if (pid < 0)
+    return -1;
+  if (pid == 0)
+    {
+      struct sbx_bpf b;
+      sbx_err e;
+      alarm (2);
+      _exit (sbx_filter_compile_opt (f, false, opt, &b, NULL, &e) < 0 ? 1 : 0);
+    }
+  while (waitpid (pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED (st) ? 0 : -1; /* a refusal (exit 1) is reported by the in-process compile */
+}
+
 /* Compile OUT both ways and check it; 0, or 1 with the syscall to coarsen in *BAD, or -1. */
 static int
 check (struct mctx *mx, const char **bad, char *why, size_t why_size, sbx_err *err)
@@ -488,6 +603,12 @@ check (struct mctx *mx, const char **bad, char *why, size_t why_size, sbx_err *e
       sbx_err cerr;
       int rc;
 
+      if (compiles_in_time (mx->out, opt) < 0)
+        {
+          snprintf (why, why_size, "libseccomp does not finish compiling the filter");
+          *bad = NULL;
+          return 2;
+        }
       if (sbx_filter_compile_opt (mx->out, false, opt, &fin, &at, &cerr) < 0)
         {
           if (at == SIZE_MAX)
@@ -539,8 +660,18 @@ intersect (struct mctx *mx, sbx_err *err)
       rc = check (mx, &bad, why, sizeof why, err);
       if (rc <= 0)
         return rc;
-      if (getenv ("SBX_MERGE_DEBUG"))
-        fprintf (stderr, "merge round %d: %s: %s\n", round, bad, why);
+      if (rc == 2)
+        {
+          /* No syscall to blame: every one with argument rules gets its one worst rule. */
+          bool more = false;
+          for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < mx->out->nrules && !coarse[i]; k++)
+              if (mx->out->rules[k].ncmp && strcmp (mx->out->rules[k].name, names[i]) == 0)
+                coarse[i] = more = true;
+          if (more)
+            continue;
+          break;
+        }
       /* BAD points into OUT's rules or the filters: mark it before the next build frees them. */
       if (!coarsen (mx, names, n, coarse, bad))
         break;
@@ -567,7 +698,12 @@ sbx_filter_intersect (const struct sbx_filter *engine, const struct sbx_filter *
         goto done;
   mx.na = sbx_filter_eval_arches (out, mx.arches, 0, SBX_ARRAY_SIZE (mx.arches));
   for (size_t i = 0; i < mx.na; i++)
-    mx.x86 |= mx.arches[i].token == SCMP_ARCH_X86;
+    mx.x86 |= mx.arches[i].token == SCMP_ARCH_X86, mx.has32 |= mx.arches[i].is32;
+  if (sbx_rule_index_build (engine, &mx.ei) < 0 || sbx_rule_index_build (sbx, &mx.si) < 0)
+    {
+      sbx_fail (err, ENOMEM, "index seccomp rules");
+      goto done;
+    }
   if (sbx_filter_compile_runc (engine, &mx.eb, err) < 0)
     {
       sbx_wrap (err, "the engine's filter");
@@ -580,6 +716,8 @@ sbx_filter_intersect (const struct sbx_filter *engine, const struct sbx_filter *
     }
   rc = intersect (&mx, err);
 done:
+  sbx_rule_index_free (&mx.ei);
+  sbx_rule_index_free (&mx.si);
   sbx_bpf_free (&mx.eb);
   sbx_bpf_free (&mx.sb);
   if (rc < 0)

@@ -136,6 +136,15 @@ struct sbx_bpf
 {
   void *insns; /* struct sock_filter[] */
   size_t len;  /* instructions */
+  /* sbx_bpf_run_arch's resume point: where the last (arch, nr) first read anything but those two, with the
+     machine's state there (or its answer, when it read nothing else).  Zero-initialized means empty. */
+  struct
+  {
+    bool valid, done;
+    uint32_t arch, a, x, ret;
+    int nr;
+    size_t pc;
+  } resume;
 };
 void sbx_bpf_free (struct sbx_bpf *p);
 /* Compile with libseccomp (binary-tree optimization).  Like crun: rules equal to the default are skipped and,
@@ -171,8 +180,22 @@ size_t sbx_filter_eval_arches (const struct sbx_filter *f, struct sbx_eval_arch 
 int sbx_syscall_nr_arch (uint32_t token, const char *name);
 /* socketcall and ipc on i386: libseccomp derives argument-less rules for them from the calls they multiplex. */
 bool sbx_is_multiplexer (uint32_t token, const char *name);
+/* Whether NAME reaches the i386 multiplexer MUX ("socketcall" or "ipc") through libseccomp's derived rules, which
+   keep the call's comparisons of arguments 1-5 (and drop those of argument 0, the multiplexer's call number). */
+bool sbx_multiplexed_by (const char *name, const char *mux);
 /* A is a stricter SECCOMP_RET_* than B in the kernel's order. */
 bool sbx_ret_stricter (uint32_t a, uint32_t b);
+
+/* A filter's rules by name (each name's rules in their order), for look-ups in time logarithmic in the rules. */
+struct sbx_rule_index
+{
+  const struct sbx_rule **v;
+  size_t n;
+};
+int sbx_rule_index_build (const struct sbx_filter *f, struct sbx_rule_index *ix);
+/* NAME's rules: *FIRST and the count (0: none).  An empty index (F NULL) has none. */
+size_t sbx_rule_index_find (const struct sbx_rule_index *ix, const char *name, const struct sbx_rule *const **first);
+void sbx_rule_index_free (struct sbx_rule_index *ix);
 
 /* The boundary-grid check of a final program against the engine's and the profile's (verify.c). */
 struct sbx_verify

@@ -66,7 +66,9 @@ sbx_filter_eval_arches (const struct sbx_filter *f, struct sbx_eval_arch *out, s
 {
   uint32_t native = seccomp_arch_native ();
 
-  if (f->narches == 0 && n < max && !has_arch (out, n, native))
+  /* libseccomp (and so runc and crun) always keeps the native architecture, listed or not. */
+  (void) f;
+  if (n < max && !has_arch (out, n, native))
     out[n++] = (struct sbx_eval_arch){ .token = native };
   for (size_t i = 0; i < f->narches && n < max; i++)
     {
@@ -90,11 +92,67 @@ sbx_is_multiplexer (uint32_t token, const char *name)
   return token == SCMP_ARCH_X86 && (strcmp (name, "socketcall") == 0 || strcmp (name, "ipc") == 0);
 }
 
+bool
+sbx_multiplexed_by (const char *name, const char *mux)
+{
+  int nr = seccomp_syscall_resolve_name_rewrite (SCMP_ARCH_X86, name);
+
+  return strcmp (name, mux) != 0 && nr == (strcmp (mux, "socketcall") == 0 ? 102 : 117);
+}
+
 /* More restrictive in the kernel's order (it runs every filter and keeps the lowest signed action). */
 bool
 sbx_ret_stricter (uint32_t a, uint32_t b)
 {
   return (int32_t) (a & SECCOMP_RET_ACTION_FULL) < (int32_t) (b & SECCOMP_RET_ACTION_FULL);
+}
+
+static int
+rule_cmp (const void *a, const void *b)
+{
+  const struct sbx_rule *x = *(const struct sbx_rule *const *) a, *y = *(const struct sbx_rule *const *) b;
+  int r = strcmp (x->name, y->name);
+  return r ? r : (x > y) - (x < y);
+}
+
+int
+sbx_rule_index_build (const struct sbx_filter *f, struct sbx_rule_index *ix)
+{
+  ix->n = f ? f->nrules : 0;
+  ix->v = malloc ((ix->n + 1) * sizeof *ix->v);
+  if (ix->v == NULL)
+    return -1;
+  for (size_t i = 0; i < ix->n; i++)
+    ix->v[i] = &f->rules[i];
+  qsort (ix->v, ix->n, sizeof *ix->v, rule_cmp);
+  return 0;
+}
+
+size_t
+sbx_rule_index_find (const struct sbx_rule_index *ix, const char *name, const struct sbx_rule *const **first)
+{
+  size_t lo = 0, hi = ix->n, end;
+
+  while (lo < hi)
+    {
+      size_t mid = lo + (hi - lo) / 2;
+      if (strcmp (ix->v[mid]->name, name) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  for (end = lo; end < ix->n && strcmp (ix->v[end]->name, name) == 0; end++)
+    ;
+  *first = ix->v + lo;
+  return end - lo;
+}
+
+void
+sbx_rule_index_free (struct sbx_rule_index *ix)
+{
+  free (ix->v);
+  ix->v = NULL;
+  ix->n = 0;
 }
 
 static const char *const fixed_names[] = {
@@ -152,14 +210,14 @@ grid_cmp (struct grid *g, const struct sbx_cmp *c)
 }
 
 static void
-grid_rules (struct grid *g, const struct sbx_filter *f, const char *name)
+grid_rules (struct grid *g, const struct sbx_rule_index *ix, const char *name)
 {
-  if (f == NULL)
-    return;
-  for (size_t i = 0; i < f->nrules; i++)
-    if (strcmp (f->rules[i].name, name) == 0)
-      for (unsigned k = 0; k < f->rules[i].ncmp; k++)
-        grid_cmp (g, &f->rules[i].cmp[k]);
+  const struct sbx_rule *const *r;
+  size_t n = sbx_rule_index_find (ix, name, &r);
+
+  for (size_t i = 0; i < n; i++)
+    for (unsigned k = 0; k < r[i]->ncmp; k++)
+      grid_cmp (g, &r[i]->cmp[k]);
 }
 
 static bool
@@ -236,7 +294,8 @@ point_ok_in (const struct sbx_verify *v, const struct sbx_eval_arch *arch, bool 
 
 /* Every argument vector of NAME's grid on ARCH; false at the first violation. */
 static bool
-check_name (const struct sbx_verify *v, const struct sbx_eval_arch *arch, const char *name, char *why, size_t why_size)
+check_name (const struct sbx_verify *v, const struct sbx_rule_index ix[3], const struct sbx_eval_arch *arch,
+            const char *name, char *why, size_t why_size)
 {
   int nr = sbx_syscall_nr_arch (arch->token, name);
   uint64_t seed = v->seed ^ (uint64_t) (nr + 1) * 0x9e3779b97f4a7c15ULL ^ arch->token, a[6];
@@ -246,9 +305,15 @@ check_name (const struct sbx_verify *v, const struct sbx_eval_arch *arch, const 
 
   if (nr < 0)
     return true;
-  grid_rules (&g, v->engine_f, name);
-  grid_rules (&g, v->sbx_f, name);
-  grid_rules (&g, v->final_f, name);
+  for (int f = 0; f < 3; f++)
+    grid_rules (&g, &ix[f], name);
+  /* A multiplexer answers with the rules of the calls it carries, their comparisons of arguments 1-5 kept. */
+  for (int f = 0; f < 3 && sbx_is_multiplexer (arch->token, name); f++)
+    for (size_t i = 0; i < ix[f].n; i++)
+      if (sbx_multiplexed_by (ix[f].v[i]->name, name))
+        for (unsigned k = 0; k < ix[f].v[i]->ncmp; k++)
+          if (ix[f].v[i]->cmp[k].idx > 0)
+            grid_cmp (&g, &ix[f].v[i]->cmp[k]);
   if (sbx_is_multiplexer (arch->token, name))
     for (uint64_t k = 0; k <= 25; k++)
       grid_add (&g, 0, k), grid_add (&g, 0, k | 0x10000);
@@ -297,19 +362,31 @@ check_name (const struct sbx_verify *v, const struct sbx_eval_arch *arch, const 
 }
 
 static int
-check_names (const struct sbx_verify *v, const struct sbx_filter *f, const struct sbx_eval_arch *arches, size_t na,
-             char *why, size_t why_size, const char **bad)
+by_str (const void *a, const void *b)
 {
-  for (size_t r = 0; f && r < f->nrules; r++)
-    {
-      /* Each name once: rules of one name are adjacent or not, so look back. */
-      bool seen = false;
-      for (size_t q = 0; q < r && !seen; q++)
-        seen = strcmp (f->rules[q].name, f->rules[r].name) == 0;
-      for (size_t i = 0; !seen && i < na; i++)
-        if (!check_name (v, &arches[i], f->rules[r].name, why, why_size))
-          return *bad = f->rules[r].name, -1;
-    }
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static int
+run_all (const struct sbx_verify *v, const struct sbx_rule_index ix[3], const struct sbx_eval_arch *arches, size_t na,
+         const char **bad, char *why, size_t why_size)
+{
+  size_t cap = SBX_ARRAY_SIZE (fixed_names) + ix[0].n + ix[1].n + ix[2].n, n = 0;
+  cleanup_free const char **names = malloc (cap * sizeof *names);
+
+  if (names == NULL)
+    return snprintf (why, why_size, "out of memory"), -1;
+  for (size_t k = 0; k < SBX_ARRAY_SIZE (fixed_names); k++)
+    names[n++] = fixed_names[k];
+  for (int f = 0; f < 3; f++)
+    for (size_t k = 0; k < ix[f].n; k++)
+      names[n++] = ix[f].v[k]->name;
+  qsort (names, n, sizeof *names, by_str);
+  for (size_t k = 0; k < n; k++)
+    if (k == 0 || strcmp (names[k], names[k - 1]) != 0)
+      for (size_t i = 0; i < na; i++)
+        if (!check_name (v, ix, &arches[i], names[k], why, why_size))
+          return *bad = names[k], -1;
   return 0;
 }
 
@@ -317,7 +394,9 @@ int
 sbx_verify_run (const struct sbx_verify *v, const char **bad, char *why, size_t why_size)
 {
   struct sbx_eval_arch arches[16];
+  struct sbx_rule_index ix[3] = { { 0 } };
   size_t na = 0, nf;
+  int rc = -1;
 
   *bad = NULL;
   if (v->final_f)
@@ -330,15 +409,14 @@ sbx_verify_run (const struct sbx_verify *v, const char **bad, char *why, size_t 
     na = sbx_filter_eval_arches (v->sbx_f, arches, na, SBX_ARRAY_SIZE (arches));
   for (size_t i = 0; i < na; i++)
     arches[i].in_final = i < nf || v->final_f == NULL;
-  for (size_t k = 0; k < SBX_ARRAY_SIZE (fixed_names); k++)
-    for (size_t i = 0; i < na; i++)
-      if (!check_name (v, &arches[i], fixed_names[k], why, why_size))
-        return *bad = fixed_names[k], -1;
-  if (check_names (v, v->engine_f, arches, na, why, why_size, bad) < 0
-      || check_names (v, v->sbx_f, arches, na, why, why_size, bad) < 0
-      || check_names (v, v->final_f, arches, na, why, why_size, bad) < 0)
-    return -1;
-  return 0;
+  if (sbx_rule_index_build (v->engine_f, &ix[0]) == 0 && sbx_rule_index_build (v->sbx_f, &ix[1]) == 0
+      && sbx_rule_index_build (v->final_f, &ix[2]) == 0)
+    rc = run_all (v, ix, arches, na, bad, why, why_size);
+  else
+    snprintf (why, why_size, "out of memory");
+  for (int f = 0; f < 3; f++)
+    sbx_rule_index_free (&ix[f]);
+  return rc;
 }
 
 int

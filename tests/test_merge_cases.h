@@ -87,9 +87,45 @@ point_holds (const struct sbx_bpf *fb, const struct point *p, uint32_t *got)
   return *got == p->want;
 }
 
+/* Verify before use: a final filter that loses the engine's refusal is caught, naming the syscall. */
+static void
+verify_refuses (void)
+{
+  static const char eng[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\"," ARCH3 ",\"syscalls\":["
+                            RULE ("\"socket\"", "\"SCMP_ACT_ERRNO\"", CMP (0, EQ, 16)) "]}";
+  struct sbx_filter ef;
+  json_t *j;
+  sbx_err err = { 0 };
+  int rc = -2;
+
+  if (json_parse (eng, strlen (eng), "engine", &j, &err) == 0 && sbx_filter_from_oci (j, "engine", &ef, &err) == 0)
+    {
+      /* The "final" filter is the baseline profile alone, module block included: socket(AF_NETLINK) runs. */
+      static const char fin_json[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\"," ARCH3 ",\"syscalls\":["
+                                     RULE ("\"init_module\",\"finit_module\",\"delete_module\"",
+                                           "\"SCMP_ACT_ERRNO\"", "") "]}";
+      struct sbx_filter ff;
+      struct sbx_bpf fb;
+      json_t *fj;
+      if (json_parse (fin_json, strlen (fin_json), "final", &fj, &err) == 0
+          && sbx_filter_from_oci (fj, "final", &ff, &err) == 0 && sbx_filter_compile_runc (&ff, &fb, &err) == 0)
+        {
+          rc = sbx_filter_verify (&ef, &prof[2].f, &ff, &fb, false, &err);
+          sbx_bpf_free (&fb);
+          sbx_filter_free (&ff);
+        }
+      json_free (fj);
+      sbx_filter_free (&ef);
+    }
+  json_free (j);
+  tap_ok (rc == -1 && strstr (err.msg, "socket(0x10"), "verify before use refuses a final filter that lets socket(AF_NETLINK) "
+          "through: %s", err.msg);
+}
+
 static void
 regressions (void)
 {
+  verify_refuses ();
   for (size_t i = 0; i < SBX_ARRAY_SIZE (mcases); i++)
     {
       const struct mcase *m = &mcases[i];

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/util.h"
 #include "../policy/policy.h"
 #include "../profiles/profile.h"
 #include "../profiles/seccomp_oci.h"

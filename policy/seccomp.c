@@ -84,10 +84,24 @@ restore_saved (json_t *spec, json_t *annotations, bool had_bpf, struct sbx_polic
   return 0;
 }
 
+/* Whether F allows every call on every architecture ENGINE lists.  Not so when F lists fewer architectures: a call
+   of an ABI a filter does not list is killed (no list: the native one alone). */
 static bool
-allows_everything (const struct sbx_filter *f)
+allows_all_of (const struct sbx_filter *f, const struct sbx_filter *engine)
 {
-  return f->def.kind == SBX_ACT_ALLOW && f->nrules == 0;
+  if (f->def.kind != SBX_ACT_ALLOW || f->nrules != 0)
+    return false;
+  if (f->narches == 0)
+    return engine->narches == 0;
+  for (size_t i = 0; i < engine->narches; i++)
+    {
+      bool listed = false;
+      for (size_t j = 0; j < f->narches && !listed; j++)
+        listed = strcmp (engine->arches[i], f->arches[j]) == 0;
+      if (!listed)
+        return false;
+    }
+  return true;
 }
 
 /* Replace the engine's filter ENGINE_JSON by ENGINE ∩ SBX, keeping its flags and listener settings.  NOTES gets
@@ -100,6 +114,12 @@ intersect_into (json_t *engine_json, struct sbx_filter *sbx, char *notes, size_t
 
   if (sbx_filter_from_oci (engine_json, "the engine's linux.seccomp", &engine, err) < 0)
     return -1;
+  if (allows_all_of (sbx, &engine))
+    {
+      /* SBX refuses nothing the engine's filter lets run: the engine's filter stays as it wrote it. */
+      sbx_filter_free (&engine);
+      return 0;
+    }
   rc = sbx_filter_intersect (&engine, sbx, &merged, notes, notes_size, err);
   sbx_filter_free (&engine);
   if (rc < 0)
@@ -149,11 +169,11 @@ sbx_side (const struct sbx_profile_sel *sel, const struct sbx_resolve_env *env, 
 }
 
 /* The filter the container gets: the profile(s) of SEL resolved for CAPS on this host, intersected with the
-   engine's filter in LINUX_ (or alone), module block on top.  Pure but for the profiles' parse; NOTES as for
-   intersect_into. */
+   engine's filter in LINUX_ (or alone), module block on top; *RESOLVED gets sbx's side, for the verification.
+   Pure but for the profiles' parse; NOTES as for intersect_into. */
 static int
 harden (json_t *linux_, const struct sbx_profile_sel *sel, const char **caps, size_t ncaps, char *notes,
-        size_t notes_size, sbx_err *err)
+        size_t notes_size, struct sbx_filter *resolved, sbx_err *err)
 {
   struct sbx_resolve_env env = { .caps = caps, .ncaps = ncaps };
   json_t *seccomp;
@@ -172,9 +192,9 @@ harden (json_t *linux_, const struct sbx_profile_sel *sel, const char **caps, si
           || sbx_filter_to_oci (&sbx, seccomp, false, err) < 0)
         goto fail;
     }
-  else if (!allows_everything (&sbx) && intersect_into (seccomp, &sbx, notes, notes_size, err) < 0)
+  else if (intersect_into (seccomp, &sbx, notes, notes_size, err) < 0)
     goto fail;
-  sbx_filter_free (&sbx);
+  *resolved = sbx;
   return sbx_seccomp_block_modules (seccomp, err);
 
 fail:
@@ -339,6 +359,37 @@ memo_store (const struct sbx_memo *m, const json_t *spec, const json_t *seccomp,
     (void) sbx_memo_put (m, value, len, &err);
 }
 
+/* Verify before use: the filter the delegate will load (crun's precompiled program, or the JSON compiled as runc
+   compiles it) run beside the engine's filter ENGINE (NULL: none) and the profile SBX on the boundary grid.  A
+   violation refuses the start, naming the syscall and arguments; build() then stores nothing. */
+static int
+verify_final (const json_t *spec, const json_t *linux_, const struct sbx_filter *engine, const struct sbx_filter *sbx,
+              bool compiled, bool notify_ok, sbx_err *err)
+{
+  const char *saved = json_annotation (spec, SBX_ANN_SECCOMP_SAVED);
+  json_t *parsed = NULL;
+  const json_t *final_json = json_find (linux_, "seccomp");
+  struct sbx_filter final_f;
+  struct sbx_bpf prog = { 0 };
+  int rc;
+
+  if (compiled && (saved == NULL || json_parse (saved, strlen (saved), SBX_ANN_SECCOMP_SAVED, &parsed, err) < 0))
+    return saved ? -1 : sbx_fail (err, EINVAL, "the precompiled filter has no saved JSON beside it");
+  if (sbx_filter_from_oci (compiled ? parsed : final_json, "the final linux.seccomp", &final_f, err) < 0)
+    {
+      json_free (parsed);
+      return -1;
+    }
+  json_free (parsed);
+  rc = compiled ? sbx_bpf_from_b64 (json_annotation (spec, SBX_ANN_CRUN_BPF) ?: "", &prog, err)
+                : sbx_filter_compile_runc (&final_f, &prog, err);
+  if (rc == 0)
+    rc = sbx_filter_verify (engine, sbx, &final_f, &prog, notify_ok, err);
+  sbx_bpf_free (&prog);
+  sbx_filter_free (&final_f);
+  return rc;
+}
+
 /* The stage's work when the memo cannot serve: the filter hardened, the monitoring plan applied, and for crun
    compiled.  Stored unless crun was to get BPF and did not (the cache failed: the next start tries again). */
 static int
@@ -346,18 +397,29 @@ build (json_t *spec, json_t *linux_, const struct sbx_profile_sel *sel, const ch
        struct sbx_policy_ctx *ctx, const struct sbx_memo *memo, bool compile, char *notes, size_t notes_size,
        char *warn, size_t warn_size, const char **monitor, sbx_err *err)
 {
-  json_t *seccomp;
-  bool compiled = false;
+  json_t *seccomp = json_find (linux_, "seccomp");
+  struct sbx_filter engine = { 0 }, sbx = { 0 };
+  bool compiled = false, has_engine = json_is (seccomp, JSON_OBJECT);
+  int rc = -1;
 
-  if (harden (linux_, sel, caps, ncaps, notes, notes_size, err) < 0)
+  if (has_engine && sbx_filter_from_oci (seccomp, "the engine's linux.seccomp", &engine, err) < 0)
     return -1;
+  if (harden (linux_, sel, caps, ncaps, notes, notes_size, &sbx, err) < 0)
+    goto out;
   seccomp = json_find (linux_, "seccomp");
   if (sbx_notify_apply (seccomp, ctx, monitor, warn, warn_size, err) < 0
       || (compile && sbx_seccomp_compile_crun (spec, seccomp, ctx, &compiled, err) < 0))
-    return -1;
+    goto out;
+  if (verify_final (spec, linux_, has_engine ? &engine : NULL, &sbx, compiled, strcmp (*monitor, "notify") == 0,
+                    err) < 0)
+    goto out;
   if (memo->key && compiled == compile)
     memo_store (memo, spec, seccomp, notes, warn, *monitor);
-  return 0;
+  rc = 0;
+out:
+  sbx_filter_free (&engine);
+  sbx_filter_free (&sbx);
+  return rc;
 }
 
 int

@@ -62,7 +62,7 @@ sbx_syscall_nr (const char *name)
 }
 
 static int
-build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *err)
+build (const struct sbx_filter *f, bool strict, int optimize, scmp_filter_ctx *out, size_t *bad, sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   uint32_t def = scmp_action (&f->def);
@@ -73,7 +73,7 @@ build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *e
   if (ctx == NULL)
     return sbx_fail (err, EINVAL, "libseccomp refuses default action %s", sbx_action_str (&f->def, buf, sizeof buf));
   /* Level 2: a binary tree over syscall numbers instead of a linear chain of comparisons. */
-  if ((r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
+  if (optimize != 1 && (r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, optimize)) < 0)
     return sbx_fail (err, -r, "libseccomp: binary-tree optimization");
   for (size_t i = 0; i < f->narches; i++)
     {
@@ -106,6 +106,8 @@ build (const struct sbx_filter *f, bool strict, scmp_filter_ctx *out, sbx_err *e
                                         .datum_a = rule->cmp[k].value,
                                         .datum_b = rule->cmp[k].value_two };
       r = seccomp_rule_add_array (ctx, scmp_action (&rule->act), nr, rule->ncmp, cmp);
+      if (r < 0 && bad)
+        *bad = i;
       if (r < 0)
         return sbx_fail (err, -r, "libseccomp refuses rule %zu (%s %s with %u comparisons)", i, rule->name,
                          sbx_action_str (&rule->act, buf, sizeof buf), rule->ncmp);
@@ -118,12 +120,12 @@ void
 sbx_bpf_free (struct sbx_bpf *p)
 {
   free (p->insns);
-  p->insns = NULL;
-  p->len = 0;
+  memset (p, 0, sizeof *p);
 }
 
 int
-sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err)
+sbx_filter_compile_opt (const struct sbx_filter *f, bool strict, int optimize, struct sbx_bpf *out, size_t *bad,
+                        sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   cleanup_close int fd = -1;
@@ -132,7 +134,7 @@ sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out
   int r;
 
   memset (out, 0, sizeof *out);
-  if (build (f, strict, &ctx, err) < 0)
+  if (build (f, strict, optimize, &ctx, bad, err) < 0)
     return -1;
   /* libseccomp 2.5 exports only to a file descriptor. */
   fd = memfd_create ("sbx-seccomp-bpf", MFD_CLOEXEC);
@@ -152,12 +154,24 @@ sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out
 }
 
 int
+sbx_filter_compile (const struct sbx_filter *f, bool strict, struct sbx_bpf *out, sbx_err *err)
+{
+  return sbx_filter_compile_opt (f, strict, 2, out, NULL, err);
+}
+
+int
+sbx_filter_compile_runc (const struct sbx_filter *f, struct sbx_bpf *out, sbx_err *err)
+{
+  return sbx_filter_compile_opt (f, false, 1, out, NULL, err);
+}
+
+int
 sbx_filter_pfc (const struct sbx_filter *f, FILE *out, sbx_err *err)
 {
   cleanup_seccomp scmp_filter_ctx ctx = NULL;
   int r;
 
-  if (build (f, false, &ctx, err) < 0)
+  if (build (f, false, 2, &ctx, NULL, err) < 0)
     return -1;
   fflush (out);
   if ((r = seccomp_export_pfc (ctx, fileno (out))) < 0)
@@ -171,16 +185,32 @@ sbx_bpf_run (const struct sbx_bpf *p, int nr, const uint64_t args[6])
   return sbx_bpf_run_arch (p, seccomp_arch_native (), nr, args);
 }
 
+/* The program on one seccomp_data, as the kernel runs it.  libseccomp's programs read the architecture and the
+   syscall number first and the arguments only after the dispatch: the state where the arguments are first read is
+   kept per program for the last (arch, nr), and a run for the same pair resumes there (the checks of verify.c
+   run thousands of argument vectors per syscall through programs of a thousand instructions).  The program's
+   scratch memory is never used by libseccomp and is not part of the resume state: a program that stores before
+   the dispatch is never resumed. */
 uint32_t
-sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t args[6])
+sbx_bpf_run_arch (const struct sbx_bpf *cp, uint32_t arch, int nr, const uint64_t args[6])
 {
+  struct sbx_bpf *p = (struct sbx_bpf *) cp;
   const struct sock_filter *ins = p->insns;
   struct seccomp_data d = { .nr = nr, .arch = arch };
   uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
   size_t pc = 0;
+  bool recording = true;
 
   for (int i = 0; i < 6; i++)
     d.args[i] = args ? args[i] : 0;
+  if (p->resume.valid && p->resume.arch == arch && p->resume.nr == nr)
+    {
+      if (p->resume.done)
+        return p->resume.ret;
+      pc = p->resume.pc, a = p->resume.a, x = p->resume.x, recording = false;
+    }
+  else
+    p->resume.valid = false;
   while (pc < p->len)
     {
       const struct sock_filter *in = &ins[pc++];
@@ -190,7 +220,15 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
         {
         case BPF_LD:
           if (BPF_MODE (in->code) == BPF_ABS && in->k + 4 <= sizeof d)
-            memcpy (&a, (const char *) &d + in->k, 4);
+            {
+              if (recording && in->k >= offsetof (struct seccomp_data, instruction_pointer))
+                {
+                  p->resume = (typeof (p->resume)){ .valid = true, .arch = arch, .nr = nr, .a = a, .x = x,
+                                                    .pc = pc - 1 };
+                  recording = false;
+                }
+              memcpy (&a, (const char *) &d + in->k, 4);
+            }
           else if (BPF_MODE (in->code) == BPF_IMM)
             a = in->k;
           else if (BPF_MODE (in->code) == BPF_MEM && in->k < BPF_MEMWORDS)
@@ -202,12 +240,10 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
           x = BPF_MODE (in->code) == BPF_MEM && in->k < BPF_MEMWORDS ? mem[in->k] : in->k;
           break;
         case BPF_ST:
-          if (in->k < BPF_MEMWORDS)
-            mem[in->k] = a;
-          break;
         case BPF_STX:
+          recording = false; /* state beyond A and X: never resumed */
           if (in->k < BPF_MEMWORDS)
-            mem[in->k] = x;
+            mem[in->k] = BPF_CLASS (in->code) == BPF_ST ? a : x;
           break;
         case BPF_ALU:
           switch (BPF_OP (in->code))
@@ -237,7 +273,12 @@ sbx_bpf_run_arch (const struct sbx_bpf *p, uint32_t arch, int nr, const uint64_t
             }
           break;
         case BPF_RET:
-          return BPF_RVAL (in->code) == BPF_A ? a : in->k;
+          {
+            uint32_t r = BPF_RVAL (in->code) == BPF_A ? a : in->k;
+            if (recording)
+              p->resume = (typeof (p->resume)){ .valid = true, .done = true, .arch = arch, .nr = nr, .ret = r };
+            return r;
+          }
         case BPF_MISC:
           if (BPF_MISCOP (in->code) == BPF_TAX)
             x = a;

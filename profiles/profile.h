@@ -143,6 +143,15 @@ struct sbx_bpf
 {
   void *insns; /* struct sock_filter[] */
   size_t len;  /* instructions */
+  /* sbx_bpf_run_arch's resume point: where the last (arch, nr) first read anything but those two, with the
+     machine's state there (or its answer, when it read nothing else).  Zero-initialized means empty. */
+  struct
+  {
+    bool valid, done;
+    uint32_t arch, a, x, ret;
+    int nr;
+    size_t pc;
+  } resume;
 };
 void sbx_bpf_free (struct sbx_bpf *p);
 /* Compile with libseccomp (binary-tree optimization).  Like crun: rules equal to the default are skipped and,
@@ -156,6 +165,63 @@ int sbx_bpf_run_name (const struct sbx_bpf *p, const char *name, const uint64_t 
 void sbx_bpf_disasm (const struct sbx_bpf *p, FILE *out);
 /* "ALLOW", "ERRNO(1)"... for a SECCOMP_RET_* value. */
 const char *sbx_bpf_ret_str (uint32_t ret, char *buf, size_t size);
+/* The same as runc 1.1 compiles linux.seccomp: libseccomp's defaults (no binary tree).  Unknown names skipped. */
+int sbx_filter_compile_runc (const struct sbx_filter *f, struct sbx_bpf *out, sbx_err *err);
+/* Either, by libseccomp's optimization level (1: runc, 2: sbx's own for crun); *BAD (may be NULL) gets the index of
+   a rule libseccomp refuses. */
+int sbx_filter_compile_opt (const struct sbx_filter *f, bool strict, int optimize, struct sbx_bpf *out, size_t *bad,
+                            sbx_err *err);
+
+/* What the kernel runs, for the checks of verify.c and the merge: an architecture of a filter as libseccomp's
+   token, the audit arch seccomp_data carries, and whether its arguments are 32-bit. */
+struct sbx_eval_arch
+{
+  uint32_t token, audit;
+  bool is32;
+  bool in_final; /* verify.c: the final filter lists it */
+};
+/* F's architectures (native when it names none) appended to OUT[N..MAX) without duplicates; the new count. */
+size_t sbx_filter_eval_arches (const struct sbx_filter *f, struct sbx_eval_arch *out, size_t n, size_t max);
+/* The kernel's number of NAME on the architecture TOKEN (i386's direct socket and IPC calls included); -1 when
+   there is none (only through a multiplexer, or unknown). */
+int sbx_syscall_nr_arch (uint32_t token, const char *name);
+/* socketcall and ipc on i386: libseccomp derives argument-less rules for them from the calls they multiplex. */
+bool sbx_is_multiplexer (uint32_t token, const char *name);
+/* Whether NAME reaches the i386 multiplexer MUX ("socketcall" or "ipc") through libseccomp's derived rules, which
+   keep the call's comparisons of arguments 1-5 (and drop those of argument 0, the multiplexer's call number). */
+bool sbx_multiplexed_by (const char *name, const char *mux);
+/* A is a stricter SECCOMP_RET_* than B in the kernel's order. */
+bool sbx_ret_stricter (uint32_t a, uint32_t b);
+
+/* A filter's rules by name (each name's rules in their order), for look-ups in time logarithmic in the rules. */
+struct sbx_rule_index
+{
+  const struct sbx_rule **v;
+  size_t n;
+};
+int sbx_rule_index_build (const struct sbx_filter *f, struct sbx_rule_index *ix);
+/* NAME's rules: *FIRST and the count (0: none).  An empty index (F NULL) has none. */
+size_t sbx_rule_index_find (const struct sbx_rule_index *ix, const char *name, const struct sbx_rule *const **first);
+void sbx_rule_index_free (struct sbx_rule_index *ix);
+
+/* The boundary-grid check of a final program against the engine's and the profile's (verify.c). */
+struct sbx_verify
+{
+  const struct sbx_filter *engine_f, *sbx_f, *final_f; /* names, comparisons, architectures (may be NULL) */
+  const struct sbx_bpf *engine, *sbx, *final;         /* NULL engine or sbx: allows everything */
+  bool modules;                                        /* the module syscalls must get EPERM */
+  bool notify_ok;                                      /* ... or go to the watcher */
+  uint64_t seed;
+};
+/* 0, or -1 with *BAD the first syscall where the final program is less strict (or loses the engine's errno) and
+   WHY naming the architecture, the arguments and the three answers. */
+int sbx_verify_run (const struct sbx_verify *v, const char **bad, char *why, size_t why_size);
+/* Compile ENGINE and SBX as runc would and check FINAL (compiled from FINAL_F, module block included) against
+   them; an error names the syscall and arguments.  NOTIFY_OK: module syscalls may go to the watcher. */
+int sbx_filter_verify (const struct sbx_filter *engine, const struct sbx_filter *sbx, const struct sbx_filter *final_f,
+                       const struct sbx_bpf *final, bool notify_ok, sbx_err *err);
+/* The program crun gets in run.oci.seccomp_bpf_data. */
+int sbx_bpf_from_b64 (const char *b64, struct sbx_bpf *out, sbx_err *err);
 /* libseccomp's pseudo filter code of F, for `sbx profile compile`. */
 int sbx_filter_pfc (const struct sbx_filter *f, FILE *out, sbx_err *err);
 int sbx_syscall_nr (const char *name);

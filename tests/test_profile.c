@@ -105,7 +105,7 @@ static const char engine_cc[]
       "\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],\"syscalls\":["
       "{\"names\":[\"vmsplice\",\"swapon\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1},"
       "{\"names\":[\"read\",\"write\",\"exit_group\",\"getppid\",\"clone\",\"unshare\",\"mount\",\"keyctl\","
-      "\"init_module\",\"arch_prctl\",\"mkdir\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+      "\"init_module\",\"arch_prctl\",\"mkdir\",\"socketcall\"],\"action\":\"SCMP_ACT_ALLOW\"},"
       "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":0,\"op\":"
       "\"SCMP_CMP_EQ\"}]},"
       "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":8,\"op\":"
@@ -608,7 +608,8 @@ test_profile_files (void)
   json_free (s);
   json_set (cfg.root, "tenants", allow, &err);
   s = harden (spec_with (NULL, ",\"annotations\":{\"run.sbx.profile\":\"allowall\"}"), SBX_DELEGATE_RUNC, &err);
-  tap_ok (s && verdict (s, "acct", 0, 0, 0) == ALLOW, "with tenants.allow_profile it replaces the node's profile");
+  tap_ok (s && verdict (s, "acct", 0, 0, 0) == ALLOW, "with tenants.allow_profile it replaces the node's profile%s%s",
+          s ? "" : ": ", s ? "" : err.msg);
   json_free (s);
 
   /* The directory itself must be the owner's alone. */

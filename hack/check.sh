@@ -127,9 +127,17 @@ if [ -x hack/kernel/run.sh ]; then
 	suite "kernel tier" 1200 hack/kernel/run.sh
 fi
 
-skipped=$(grep -cE '^ok .*# (skip|SKIP)' "$log")
-passed=$(($(grep -c '^ok ' "$log") - skipped))
-failed=$(grep -c '^not ok ' "$log")
+# TAP's TODO: a known gap, reported as failing by its test, that its issue still tracks.  It is listed here and
+# counted with the skipped (not passed), as prove does; every other "not ok" fails the run.
+todo=$(grep -cE '^not ok .*# TODO' "$log")
+if [ "$todo" -gt 0 ]; then
+	echo
+	echo "# known gaps (TAP TODO), not counted as passed:"
+	grep -E '^not ok .*# TODO' "$log" | sed 's/^/#   /'
+fi
+skipped=$(($(grep -cE '^ok .*# (skip|SKIP)' "$log") + todo))
+passed=$(($(grep -c '^ok ' "$log") - skipped + todo))
+failed=$(($(grep -c '^not ok ' "$log") - todo))
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]

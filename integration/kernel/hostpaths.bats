@@ -10,6 +10,10 @@ load helpers
 
 setup_file () {
   sbx_private hostpaths
+  # The node's operator lets these containers pick the baseline profile and keep the host's cgroup namespace (a
+  # tenant could not): what must still stop every attack is the host-paths stage, whatever the operator loosened.
+  jq '. + {tenants: {allow_profile: true, allow_host_ns: "cgroup"}}' "$SBX_CONFIG" >"$SBX_CONFIG.tmp" &&
+    mv "$SBX_CONFIG.tmp" "$SBX_CONFIG"
   # binfmt_misc is a module on Debian's kernel: loaded by the guest's root up front, as a host that uses it has it
   # (a container's mount would autoload it through modprobe, which the attacks repoint).
   [ "${SBX_KERNEL_GUEST:-}" = 1 ] && modprobe binfmt_misc 2>/dev/null

@@ -14,6 +14,7 @@
    given its most restrictive answer for all arguments and the check runs again; what still fails is an error. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdarg.h>
@@ -581,6 +582,9 @@ compiles_in_time (const struct sbx_filter *f, int opt)
     {
       struct sbx_bpf b;
       sbx_err e;
+      /* The default action, whatever the parent installed (libFuzzer's -timeout handler ignores a young alarm):
+         the child must die at two seconds, or the parent waits for it forever. */
+      signal (SIGALRM, SIG_DFL);
       alarm (2);
       _exit (sbx_filter_compile_opt (f, false, opt, &b, NULL, &e) < 0 ? 1 : 0);
     }
